@@ -1,0 +1,21 @@
+"""The quality gate: the run fails when its own outputs break an expectation."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from vidp.detect import Detection
+from vidp.quality import check_outputs, cues_frame, detections_frame
+from vidp.subtitles import Cue, parse_srt
+from tasks.video import SubtitleFiles
+
+__all__ = ["quality_gate"]
+
+
+@task
+def quality_gate(
+    detections: list[Detection], subtitles: SubtitleFiles | None, duration_s: float
+) -> int:
+    """Check detections and subtitle cues; return how many expectations passed."""
+    cues: list[Cue] = parse_srt(subtitles.srt.read_text(encoding="utf-8")) if subtitles else []
+    return check_outputs(detections_frame(detections), cues_frame(cues), duration_s)

@@ -1,0 +1,33 @@
+"""Tasks that bring a video in and look at it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from vidp.encode import make_thumbnails
+from vidp.ingest import StagedVideo, VideoRef, ingest
+from vidp.probe import MediaInfo, probe
+from vidp.settings import get_settings
+from tasks.policies import CACHED, IO_RETRIES, retry_unless_rejected
+
+__all__ = ["ingest_video", "probe_video", "thumbnails"]
+
+
+@task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected)
+def ingest_video(source: str) -> StagedVideo:
+    """Copy the source into the work directory and hash it."""
+    return ingest(source, get_settings().work_dir)
+
+
+@task
+def probe_video(video: VideoRef, filename: str) -> MediaInfo:
+    """Read duration, size, fps and codecs; reject what cannot be processed."""
+    return probe(video.path, get_settings().max_duration_s, name=filename)
+
+
+@task(cache_policy=CACHED)
+def thumbnails(video: VideoRef, duration_s: float, count: int, size: tuple[int, int]) -> list[Path]:
+    """Evenly spaced JPEG thumbnails."""
+    return make_thumbnails(video.path, video.work_dir / "thumbnails", duration_s, count, size)

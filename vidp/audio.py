@@ -1,0 +1,33 @@
+"""Extract the audio track once, as the 16 kHz mono PCM that the speech models expect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from vidp.ffmpeg import media_arg, run_ffmpeg
+
+__all__ = ["SAMPLE_RATE", "extract_audio", "load_audio"]
+
+SAMPLE_RATE = 16_000
+
+
+def extract_audio(video: Path, out: Path) -> Path:
+    """Write the first audio stream as 16 kHz mono 16-bit WAV."""
+    run_ffmpeg(
+        ["-i", media_arg(video), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
+         "-c:a", "pcm_s16le", media_arg(out)]
+    )
+    return out
+
+
+def load_audio(wav: Path) -> np.ndarray:
+    """The samples of a WAV written by `extract_audio`, as float32 in [-1, 1]."""
+    import wave
+
+    with wave.open(str(wav), "rb") as w:
+        if w.getframerate() != SAMPLE_RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise ValueError(f"{wav} is not 16 kHz mono 16-bit PCM")
+        pcm = w.readframes(w.getnframes())
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0

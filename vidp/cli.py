@@ -1,0 +1,136 @@
+"""`vidp`: process a video from the terminal, or run the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from vidp.errors import RejectedInput
+from vidp.options import ProcessOptions
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="vidp: one video in, every analysis out (Prefect flow `process-video`).",
+)
+err = Console(stderr=True)
+
+_FIELDS = ProcessOptions.model_fields
+
+
+def _help(name: str) -> str:
+    field = _FIELDS[name]
+    default = field.default_factory() if field.default_factory else field.default
+    return f"{field.description} [default: {default if default is not None else 'from VIDP_* settings'}]"
+
+
+def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, Any]:
+    """Run the flow in this process; exit 2 with one line when the input is rejected."""
+    from flows.process_video import process_video
+
+    state = process_video(source=source, output=output, options=options, return_state=True)
+    if state.is_completed():
+        return state.result()
+    error = state.result(raise_on_failure=False)
+    if isinstance(error, RejectedInput):
+        err.print(f"vidp: rejected: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    err.print(f"vidp: failed: {error}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to fd 1, by Python or native code, to fd 2 meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _summary(manifest: dict[str, Any]) -> None:
+    table = Table(title=f"{manifest['source']['filename']} → {manifest['video_id']}", show_header=False)
+    lang = manifest["language"]
+    table.add_row("language", f"{lang['code'] or 'none'} ({lang['method']})")
+    animals = ", ".join(f"{a['label']} ({a['first_seen_s']:g}–{a['last_seen_s']:g} s)" for a in manifest["animals"])
+    table.add_row("animals", animals or "none")
+    table.add_row("transcript", f"{manifest['transcript']['words']} words")
+    final = manifest["final_video"]
+    table.add_row("final video", f"{final['uri']} ({final['width']}x{final['height']}, {final['subtitles']})")
+    table.add_row("manifest", str(Path(final["uri"]).parent / "manifest.json"))
+    table.add_row("total", f"{manifest['timings_s']['total']:.1f} s")
+    Console().print(table)
+
+
+@app.command()
+def process(
+    source: Annotated[str, typer.Argument(help="Video to process: a local path or file:// URI.")],
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where results go [default: VIDP_OUTPUT or ./vidp-output].")] = None,
+    resolution: Annotated[Optional[list[str]], typer.Option("--resolution", "-r", help=_help("resolutions") + " Repeat for several.")] = None,
+    subtitles: Annotated[Optional[str], typer.Option(help=_help("subtitles"))] = None,
+    language: Annotated[Optional[str], typer.Option(help=_help("language"))] = None,
+    language_backend: Annotated[Optional[str], typer.Option(help=_help("language_backend"))] = None,
+    sample_fps: Annotated[Optional[float], typer.Option(help=_help("sample_fps"))] = None,
+    min_confidence: Annotated[Optional[float], typer.Option(help=_help("min_confidence"))] = None,
+    crf: Annotated[Optional[int], typer.Option(help=_help("crf"))] = None,
+    preset: Annotated[Optional[str], typer.Option(help=_help("preset"))] = None,
+    thumbnails: Annotated[Optional[int], typer.Option(help=_help("thumbnails"))] = None,
+    detector_weights: Annotated[Optional[str], typer.Option(help=_help("detector_weights"))] = None,
+    whisper_model: Annotated[Optional[str], typer.Option(help=_help("whisper_model"))] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")] = False,
+    refresh_cache: Annotated[bool, typer.Option(help="Recompute every step instead of reusing cached results.")] = False,
+) -> None:
+    """Process one video: animals, language, transcript, subtitles, renditions, final video."""
+    given = {
+        "resolutions": resolution, "subtitles": subtitles, "language": language,
+        "language_backend": language_backend, "sample_fps": sample_fps,
+        "min_confidence": min_confidence, "crf": crf, "preset": preset, "thumbnails": thumbnails,
+        "detector_weights": detector_weights, "whisper_model": whisper_model,
+    }
+    try:
+        options = ProcessOptions(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as e:
+        first = e.errors()[0]
+        err.print(f"vidp: invalid option {'.'.join(map(str, first['loc']))}: {first['msg']}", highlight=False)
+        raise typer.Exit(2) from None
+    if refresh_cache:
+        os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+    if not as_json:
+        _summary(_run(source, output, options))
+        return
+    with _stdout_to_stderr():  # libraries print; stdout carries the manifest alone
+        manifest = _run(source, output, options)
+    sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def demo(
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where results go.")] = None,
+) -> None:
+    """Make a 12 s sample video (a cat, an English sentence) and process it."""
+    from vidp.sample import make_demo_video
+
+    sample = Path(tempfile.mkdtemp(prefix="vidp-demo-")) / "vidp demo: cat & speech.mp4"
+    make_demo_video(sample)
+    err.print(f"sample video: {sample}", highlight=False)
+    manifest = _run(str(sample), output, ProcessOptions())
+    _summary(manifest)
+    err.print(f"results are in {Path(manifest['final_video']['uri']).parent}", highlight=False)

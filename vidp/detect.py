@@ -1,0 +1,152 @@
+"""Animal detection with Ultralytics YOLO on sampled frames, and its per-label summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import defaultdict
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image
+from pydantic import BaseModel
+
+from vidp.devices import resolve_device
+from vidp.settings import get_settings
+
+__all__ = [
+    "ANIMAL_LABELS",
+    "Detection",
+    "AnimalSummary",
+    "load_detector",
+    "detect_animals",
+    "summarize_animals",
+    "save_best_crops",
+]
+
+logger = logging.getLogger(__name__)
+os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs to stdout otherwise
+os.environ.setdefault("YOLO_OFFLINE", "True")  # no update checks or telemetry from a pipeline
+
+# COCO's animal classes, by name so any COCO-trained weights work.
+ANIMAL_LABELS = frozenset(
+    {"bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe"}
+)
+
+
+class Detection(BaseModel):
+    """One animal box in one sampled frame."""
+
+    label: str
+    confidence: float
+    time_s: float
+    frame: Path
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
+
+
+class AnimalSummary(BaseModel):
+    """What the manifest says about one label."""
+
+    label: str
+    max_count: int
+    first_seen_s: float
+    last_seen_s: float
+    max_confidence: float
+    frames: int
+    thumbnail: Path | None = None
+
+
+class _Detector:
+    """A YOLO model with a lock: Ultralytics predictors are not safe to share across threads."""
+
+    def __init__(self, weights: str) -> None:
+        from ultralytics import YOLO
+
+        self.model = YOLO(weights, task="detect")
+        self.device = "cuda:0" if resolve_device(get_settings().device) == "cuda" else "cpu"
+        self.lock = threading.Lock()
+        unknown = ANIMAL_LABELS - set(self.model.names.values())
+        if unknown:
+            raise ValueError(
+                f"detector weights {weights!r} lack COCO animal classes {sorted(unknown)}; "
+                "use COCO-trained weights such as yolo11n.pt"
+            )
+
+
+@lru_cache(maxsize=2)
+def load_detector(weights: str) -> _Detector:
+    """Load YOLO weights once per process."""
+    logger.info("loading detector %s", weights)
+    return _Detector(weights)
+
+
+def detect_animals(
+    frames: list[Path], times: list[float], weights: str, min_confidence: float
+) -> list[Detection]:
+    """Run the detector on a batch of frames; keep animal boxes at or above `min_confidence`."""
+    detector = load_detector(weights)
+    with detector.lock:
+        results = detector.model.predict(
+            [str(f) for f in frames], conf=min_confidence, device=detector.device, verbose=False
+        )
+    found: list[Detection] = []
+    for frame, time_s, result in zip(frames, times, results, strict=True):
+        for cls, conf, box in zip(
+            result.boxes.cls.tolist(), result.boxes.conf.tolist(), result.boxes.xyxy.tolist()
+        ):
+            label = result.names[int(cls)]
+            if label in ANIMAL_LABELS and conf >= min_confidence:
+                found.append(
+                    Detection(
+                        label=label,
+                        confidence=round(float(conf), 4),
+                        time_s=time_s,
+                        frame=frame,
+                        box=tuple(round(v, 1) for v in box),
+                    )
+                )
+    return found
+
+
+def summarize_animals(detections: list[Detection]) -> list[AnimalSummary]:
+    """One summary per label, most confident first."""
+    by_label: dict[str, list[Detection]] = defaultdict(list)
+    for d in detections:
+        by_label[d.label].append(d)
+    summaries = []
+    for label, items in by_label.items():
+        per_frame: dict[float, int] = defaultdict(int)
+        for d in items:
+            per_frame[d.time_s] += 1
+        summaries.append(
+            AnimalSummary(
+                label=label,
+                max_count=max(per_frame.values()),
+                first_seen_s=min(per_frame),
+                last_seen_s=max(per_frame),
+                max_confidence=max(d.confidence for d in items),
+                frames=len(per_frame),
+            )
+        )
+    return sorted(summaries, key=lambda s: (-s.max_confidence, s.label))
+
+
+def save_best_crops(
+    detections: list[Detection], summaries: list[AnimalSummary], out_dir: Path
+) -> list[AnimalSummary]:
+    """Save a JPEG of each label's most confident box (with some margin) and link it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    linked = []
+    for summary in summaries:
+        best = max((d for d in detections if d.label == summary.label), key=lambda d: d.confidence)
+        with Image.open(best.frame) as image:
+            x1, y1, x2, y2 = best.box
+            mx, my = (x2 - x1) * 0.1, (y2 - y1) * 0.1
+            crop = image.crop(
+                (max(0, x1 - mx), max(0, y1 - my), min(image.width, x2 + mx), min(image.height, y2 + my))
+            )
+            path = out_dir / f"{summary.label}.jpg"
+            crop.convert("RGB").save(path, quality=90)
+        linked.append(summary.model_copy(update={"thumbnail": path}))
+    return linked

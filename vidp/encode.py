@@ -1,0 +1,125 @@
+"""Renditions, the final video with its subtitles, and thumbnails, all through ffmpeg."""
+
+from __future__ import annotations
+
+import shutil
+from functools import lru_cache
+from pathlib import Path
+from vidp.ffmpeg import media_arg, run_ffmpeg
+from vidp.options import RESOLUTION_HEIGHTS
+
+__all__ = [
+    "target_size",
+    "encode_rendition",
+    "burn_subtitles",
+    "mux_soft_subtitles",
+    "make_thumbnails",
+    "subtitle_font",
+    "copy_video",
+]
+
+_AUDIO = ["-c:a", "aac", "-b:a", "128k"]
+
+
+def target_size(width: int, height: int, label: str) -> tuple[int, int]:
+    """Size for `label` (the short side, as 480p means for portrait video too), aspect kept,
+    even for yuv420p, never larger than the source."""
+    short = min(width, height)
+    scale = min(1.0, RESOLUTION_HEIGHTS[label] / short)
+
+    def even(v: float) -> int:
+        return max(2, int(round(v * scale / 2)) * 2)
+
+    return even(width), even(height)
+
+
+def _x264(crf: int, preset: str) -> list[str]:
+    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+
+
+def encode_rendition(
+    source: Path, out: Path, size: tuple[int, int], crf: int, preset: str
+) -> Path:
+    """H.264 + AAC at `size`, with the index up front so players start before the download ends."""
+    w, h = size
+    run_ffmpeg(
+        ["-i", media_arg(source), "-map", "0:v:0", "-map", "0:a:0?", "-vf", f"scale={w}:{h}",
+         *_x264(crf, preset), *_AUDIO, "-movflags", "+faststart", media_arg(out)]
+    )
+    return out
+
+
+@lru_cache
+def subtitle_font() -> Path:
+    """A TrueType font for libass that exists on any machine: matplotlib's DejaVu Sans."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+def burn_subtitles(
+    source: Path, srt: Path, out: Path, size: tuple[int, int], crf: int, preset: str
+) -> Path:
+    """Scale and burn in one encode, straight from the source.
+
+    The `subtitles` filter takes its file name inside the filter graph, where `:`, `'`, `[`,
+    `,` and `\\` are syntax; running ffmpeg in the subtitle's directory with fixed relative names
+    keeps any user file name out of the graph.
+    """
+    work = srt.parent
+    fonts = work / "fonts"
+    fonts.mkdir(exist_ok=True)
+    font = subtitle_font()
+    if not (fonts / font.name).exists():
+        shutil.copyfile(font, fonts / font.name)
+    local_srt = work / "burn.srt"
+    if srt != local_srt:
+        shutil.copyfile(srt, local_srt)
+    w, h = size
+    style = "FontName=DejaVu Sans,FontSize=20,Outline=1.5,Shadow=0,MarginV=18"
+    vf = f"scale={w}:{h},subtitles=filename=burn.srt:fontsdir=fonts:charenc=UTF-8:force_style='{style}'"
+    run_ffmpeg(
+        ["-i", media_arg(source), "-map", "0:v:0", "-map", "0:a:0?", "-vf", vf,
+         *_x264(crf, preset), *_AUDIO, "-movflags", "+faststart", media_arg(out)],
+        cwd=work,
+    )
+    return out
+
+
+def mux_soft_subtitles(video: Path, srt: Path, out: Path, language: str | None) -> Path:
+    """Add the subtitles as a mov_text track; audio and video are copied, not re-encoded."""
+    lang = ["-metadata:s:s:0", f"language={language}"] if language else []
+    run_ffmpeg(
+        ["-i", media_arg(video), "-i", media_arg(srt), "-map", "0:v", "-map", "0:a?", "-map", "1:0",
+         "-c:v", "copy", "-c:a", "copy", "-c:s", "mov_text", *lang,
+         "-disposition:s:0", "default", "-movflags", "+faststart", media_arg(out)]
+    )
+    return out
+
+
+def make_thumbnails(
+    source: Path, out_dir: Path, duration_s: float, count: int, size: tuple[int, int]
+) -> list[Path]:
+    """`count` JPEGs at evenly spaced times, all from one ffmpeg process (one fast seek each)."""
+    if count == 0:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args: list[str] = []
+    outputs: list[Path] = []
+    for i in range(count):
+        args += ["-ss", f"{(i + 0.5) * duration_s / count:.3f}", "-i", media_arg(source)]
+    w, h = size
+    for i in range(count):
+        out = out_dir / f"thumb_{i + 1:02d}.jpg"
+        args += ["-map", f"{i}:v:0", "-frames:v", "1", "-vf", f"scale={w}:{h}", "-q:v", "3",
+                 media_arg(out)]
+        outputs.append(out)
+    run_ffmpeg(args)
+    return outputs
+
+
+def copy_video(video: Path, out: Path) -> Path:
+    """The final video when no subtitles go in: the rendition's bytes as they are."""
+    shutil.copyfile(video, out)
+    return out
+

@@ -1,0 +1,135 @@
+"""Bring a source into a per-video work directory, hashing its bytes on the way."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
+
+from pydantic import BaseModel
+
+from vidp.errors import EmptyFile, RejectedInput, SourceNotFound, UnsupportedSource
+
+__all__ = ["VideoRef", "StagedVideo", "ingest", "source_filename"]
+
+_CHUNK = 1 << 20
+
+# scheme -> opener: returns a context manager yielding a readable binary stream.
+# Object storage (s3://) registers here; the rest of the pipeline only sees local files.
+Opener = Callable[[str], AbstractContextManager[BinaryIO]]
+
+
+class VideoRef(BaseModel):
+    """The work copy of a video, as every later task receives it.
+
+    It holds nothing about where the video came from, so the same bytes under another name or
+    location hit the same cache entries.
+    """
+
+    sha256: str
+    path: Path
+    work_dir: Path
+    # Changes whenever the work directory is recreated, so cached paths into a deleted
+    # directory are never served (it is part of every cache key through the task inputs).
+    generation: str
+
+    @property
+    def video_id(self) -> str:
+        return self.sha256[:16]
+
+
+class StagedVideo(BaseModel):
+    """A source copied into the work directory, and where it came from."""
+
+    ref: VideoRef
+    uri: str
+    filename: str
+    size_bytes: int
+
+
+def _local_path(uri: str) -> Path:
+    if uri.startswith("file://"):
+        parsed = urlparse(uri)
+        if parsed.netloc not in ("", "localhost"):
+            raise UnsupportedSource(f"file:// URI with a remote host is not supported: {uri}")
+        return Path(unquote(parsed.path))
+    return Path(uri).expanduser()
+
+
+@contextmanager
+def _open_local(uri: str) -> Iterator[BinaryIO]:
+    path = _local_path(uri)
+    if not path.exists():
+        raise SourceNotFound(f"source not found: {path}")
+    if not path.is_file():
+        raise RejectedInput(f"source is not a regular file: {path}")
+    with path.open("rb") as stream:
+        yield stream
+
+
+_OPENERS: dict[str, Opener] = {"": _open_local, "file": _open_local}
+
+
+def source_filename(uri: str) -> str:
+    """The file name part of a path or URI, as the user would recognise it."""
+    if "://" in uri:
+        return PurePosixPath(unquote(urlparse(uri).path)).name
+    return Path(uri).name
+
+
+def _opener(uri: str) -> Opener:
+    scheme = urlparse(uri).scheme if "://" in uri else ""
+    try:
+        return _OPENERS[scheme]
+    except KeyError:
+        raise UnsupportedSource(
+            f"unsupported source {uri!r}: give a local path or a file:// URI"
+        ) from None
+
+
+def ingest(uri: str, work_root: Path) -> StagedVideo:
+    """Copy `uri` into `work_root/<video_id>/`, hashing while copying. The source is only read."""
+    opener = _opener(uri)
+    work_root.mkdir(parents=True, exist_ok=True)
+    incoming = work_root / f".incoming-{uuid.uuid4().hex}"
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with opener(uri) as stream, incoming.open("wb") as out:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        if size == 0:
+            raise EmptyFile(f"source is empty (0 bytes): {source_filename(uri)}")
+        sha256 = digest.hexdigest()
+        work_dir = work_root / sha256[:16]
+        work_dir.mkdir(exist_ok=True)
+        # No extension: ffmpeg probes the content, and the name stays the same for the same bytes.
+        path = work_dir / "source"
+        os.replace(incoming, path)
+    finally:
+        incoming.unlink(missing_ok=True)
+    ref = VideoRef(sha256=sha256, path=path, work_dir=work_dir, generation=_generation(work_dir))
+    if "://" not in uri:  # the manifest names local sources by absolute path
+        uri = str(Path(uri).expanduser().resolve())
+    return StagedVideo(ref=ref, uri=uri, filename=source_filename(uri), size_bytes=size)
+
+
+def _generation(work_dir: Path) -> str:
+    marker = work_dir / ".generation"
+    if not marker.exists():
+        draft = work_dir / f".generation-{uuid.uuid4().hex}"
+        draft.write_text(uuid.uuid4().hex)
+        try:
+            os.link(draft, marker)  # atomic: when two runs race, the first link wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return marker.read_text().strip()

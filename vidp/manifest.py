@@ -1,0 +1,123 @@
+"""The manifest: what one processed video produced, checked against the shared contract."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+from pydantic import BaseModel
+
+from vidp.detect import AnimalSummary
+from vidp.ingest import StagedVideo
+from vidp.probe import MediaInfo
+from vidp.speech import LanguageResult
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "manifest_schema",
+    "validate_manifest",
+    "now_iso",
+    "RenditionFile",
+    "FinalFile",
+    "Results",
+    "build_manifest",
+]
+
+SCHEMA_VERSION = "1"
+
+
+@lru_cache
+def manifest_schema() -> dict[str, Any]:
+    """`shared/contracts/manifest.schema.json`, shipped inside the package (a test keeps them equal)."""
+    return json.loads(files("vidp").joinpath("schemas/manifest.schema.json").read_text())
+
+
+def validate_manifest(manifest: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError when `manifest` breaks the contract."""
+    jsonschema.validate(manifest, manifest_schema(), format_checker=jsonschema.FormatChecker())
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class RenditionFile(BaseModel):
+    label: str
+    path: Path
+    width: int
+    height: int
+
+
+class FinalFile(RenditionFile):
+    subtitles: Literal["burned", "soft", "none"]
+
+
+class Results(BaseModel):
+    """Everything a run produced, as local files: what `publish` turns into the manifest."""
+
+    source: StagedVideo
+    media: MediaInfo
+    language: LanguageResult
+    animals: list[AnimalSummary]
+    transcript: Path | None
+    segments: int
+    words: int
+    srt: Path | None
+    vtt: Path | None
+    renditions: list[RenditionFile]
+    final: FinalFile
+    thumbnails: list[Path]
+    parameters: dict[str, Any]
+
+    def files(self) -> dict[str, Path]:
+        """Published key -> local file, for every output."""
+        out: dict[str, Path] = {"final.mp4": self.final.path}
+        out |= {f"renditions/{r.label}.mp4": r.path for r in self.renditions}
+        out |= {f"thumbnails/{p.name}": p for p in self.thumbnails}
+        out |= {f"animals/{a.label}.jpg": a.thumbnail for a in self.animals if a.thumbnail}
+        for key, path in (("transcript.json", self.transcript), ("subtitles.srt", self.srt),
+                          ("subtitles.vtt", self.vtt)):
+            if path is not None:
+                out[key] = path
+        return out
+
+
+def build_manifest(results: Results, uris: dict[str, str], timings_s: dict[str, float]) -> dict[str, Any]:
+    """The manifest for `results` once their files are at `uris` (keyed like `Results.files`)."""
+    from vidp import __version__
+
+    r = results
+
+    def video(label: str, key: str, f: RenditionFile) -> dict[str, Any]:
+        return {"label": label, "uri": uris[key], "width": f.width, "height": f.height,
+                "size_bytes": f.path.stat().st_size}
+
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "video_id": r.source.ref.video_id,
+        "status": "completed",
+        "source": {"uri": r.source.uri, "filename": r.source.filename,
+                   "size_bytes": r.source.size_bytes, "sha256": r.source.ref.sha256},
+        "media": r.media.model_dump(exclude={"format_name"}),
+        "language": r.language.model_dump(),
+        "animals": [
+            a.model_dump(exclude={"thumbnail"}) | {"thumbnail": uris.get(f"animals/{a.label}.jpg")}
+            for a in r.animals
+        ],
+        "transcript": {"segments": r.segments, "words": r.words, "uri": uris.get("transcript.json")},
+        "subtitles": {"srt": uris.get("subtitles.srt"), "vtt": uris.get("subtitles.vtt")},
+        "renditions": [video(x.label, f"renditions/{x.label}.mp4", x) for x in r.renditions],
+        "final_video": video(r.final.label, "final.mp4", r.final) | {"subtitles": r.final.subtitles},
+        "thumbnails": [uris[f"thumbnails/{p.name}"] for p in r.thumbnails],
+        "timings_s": {k: round(v, 3) for k, v in timings_s.items()},
+        "parameters": r.parameters,
+        "pipeline_version": __version__,
+        "created_at": now_iso(),
+    }
+    validate_manifest(manifest)
+    return manifest

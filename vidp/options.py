@@ -1,0 +1,70 @@
+"""Per-video processing options: the flow's parameters, the CLI's options and the UI's form."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["Resolution", "SubtitleMode", "Preset", "ProcessOptions", "RESOLUTION_HEIGHTS"]
+
+Resolution = Literal["360p", "480p", "720p", "1080p"]
+SubtitleMode = Literal["burn", "soft", "none"]
+Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+RESOLUTION_HEIGHTS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}
+
+
+class ProcessOptions(BaseModel):
+    """How to process one video. Fields left empty fall back to the `VIDP_*` settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resolutions: list[Resolution] = Field(
+        default_factory=lambda: ["480p"],
+        min_length=1,
+        description="Downscaled renditions to make; a smaller source is never upscaled.",
+    )
+    crf: int = Field(23, ge=0, le=51, description="x264 constant rate factor (lower is better).")
+    preset: Preset = Field("medium", description="x264 preset (slower is smaller).")
+    subtitles: SubtitleMode = Field(
+        "burn", description="Subtitles in the final video: burned in, a soft track, or none."
+    )
+    language: str = Field(
+        "auto", description="Spoken language: 'auto' to identify it, or an ISO 639-1 code."
+    )
+    language_backend: Literal["whisper", "speechbrain"] = Field(
+        "whisper", description="Language identification backend (speechbrain is an extra)."
+    )
+    sample_fps: float = Field(1.0, gt=0, le=30, description="Frames per second sent to the detector.")
+    min_confidence: float = Field(0.5, ge=0, le=1, description="Lowest detection confidence kept.")
+    thumbnails: int = Field(4, ge=0, le=20, description="Evenly spaced thumbnails to make.")
+    detector_weights: str | None = Field(
+        None, description="YOLO weights (name or path); empty means VIDP_DETECTOR_WEIGHTS."
+    )
+    whisper_model: str | None = Field(
+        None, description="faster-whisper model (name or path); empty means VIDP_WHISPER_MODEL."
+    )
+
+    @field_validator("resolutions")
+    @classmethod
+    def _unique_sorted(cls, value: list[str]) -> list[str]:
+        return sorted(set(value), key=lambda label: RESOLUTION_HEIGHTS[label])
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+        value = value.strip().lower()
+        if value != "auto" and value not in _LANGUAGE_CODES:
+            raise ValueError(
+                f"unknown language {value!r}: use 'auto' or a code Whisper knows, such as 'en' or 'fr'"
+            )
+        return value
+
+    @property
+    def final_resolution(self) -> str:
+        """The final video is made at the largest requested resolution."""
+        return self.resolutions[-1]

@@ -1,0 +1,75 @@
+"""Publish a video's outputs under `<output>/<video_id>/`, the manifest last.
+
+Storage is a small interface so object storage can be added beside the local folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["Storage", "LocalStorage", "storage_for", "publish"]
+
+
+class Storage(Protocol):
+    def stage(self, local: Path, key: str) -> str:
+        """Copy a file to `key` in the staging area; return its final URI."""
+
+    def commit(self, manifest: dict[str, Any]) -> str:
+        """Make the staged files visible and write the manifest last; return its URI."""
+
+    def abort(self) -> None:
+        """Drop whatever was staged."""
+
+
+class LocalStorage:
+    """A folder: files are staged in a hidden sibling directory that is renamed into place."""
+
+    def __init__(self, root: Path, video_id: str) -> None:
+        self.root = root.expanduser().resolve()
+        self.final = self.root / video_id
+        self.staging = self.root / f".{video_id}.staging-{uuid.uuid4().hex[:8]}"
+
+    def stage(self, local: Path, key: str) -> str:
+        target = self.staging / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(local, target)
+        return str(self.final / key)
+
+    def commit(self, manifest: dict[str, Any]) -> str:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        if self.final.exists():  # a re-run replaces the earlier outputs whole
+            old = self.root / f".{self.final.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(self.final, old)
+            shutil.rmtree(old)
+        os.replace(self.staging, self.final)
+        partial = self.final / ".manifest.json.partial"
+        partial.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, self.final / "manifest.json")
+        return str(self.final / "manifest.json")
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def storage_for(output: str, video_id: str) -> Storage:
+    """The storage behind an output location: a local path or file:// URI for now."""
+    if "://" in output and not output.startswith("file://"):
+        raise ValueError(f"unsupported output {output!r}: give a local folder or a file:// URI")
+    return LocalStorage(Path(output.removeprefix("file://")), video_id)
+
+
+def publish(storage: Storage, files: dict[str, Path], build_manifest) -> dict[str, Any]:
+    """Stage every file, build the manifest from their URIs, then commit; nothing half-published."""
+    try:
+        uris = {key: storage.stage(path, key) for key, path in files.items()}
+        manifest = build_manifest(uris)
+        storage.commit(manifest)
+    except BaseException:
+        storage.abort()
+        raise
+    return manifest

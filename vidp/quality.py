@@ -1,0 +1,84 @@
+"""The pipeline's check on its own outputs, with great-expectations on pandas frames."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from vidp.detect import Detection
+from vidp.subtitles import Cue
+
+__all__ = ["QualityGateFailed", "check_outputs", "detections_frame", "cues_frame"]
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no telemetry calls from a pipeline
+
+
+class QualityGateFailed(RuntimeError):
+    """An output broke an expectation; the message names each one."""
+
+
+def detections_frame(detections: list[Detection]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"label": d.label, "time_s": d.time_s, "confidence": d.confidence} for d in detections],
+        columns=["label", "time_s", "confidence"],
+    )
+
+
+def cues_frame(cues: list[Cue]) -> pd.DataFrame:
+    frame = pd.DataFrame([{"start": c.start, "end": c.end} for c in cues], columns=["start", "end"])
+    frame["prev_end"] = frame["end"].shift(1, fill_value=0.0)
+    return frame
+
+
+def _suites(duration_s: float):
+    import great_expectations.expectations as gxe
+
+    detections = [
+        gxe.ExpectColumnValuesToBeBetween(column="time_s", min_value=0, max_value=duration_s),
+        gxe.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1),
+        gxe.ExpectColumnValuesToNotBeNull(column="label"),
+    ]
+    cues = [
+        gxe.ExpectColumnValuesToBeBetween(column="start", min_value=0, max_value=duration_s),
+        gxe.ExpectColumnValuesToBeBetween(column="end", min_value=0, max_value=duration_s),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end", column_B="start"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="start", column_B="prev_end", or_equal=True
+        ),
+        gxe.ExpectColumnValuesToBeIncreasing(column="start", strictly=True),
+    ]
+    return {"detections": detections, "cues": cues}
+
+
+def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: float) -> int:
+    """Validate both frames; return how many expectations passed, raise naming any that failed."""
+    import great_expectations as gx
+
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_pandas("vidp")
+    failures: list[str] = []
+    passed = 0
+    for name, expectations in _suites(duration_s).items():
+        frame = {"detections": detections, "cues": cues}[name]
+        if frame.empty:
+            continue
+        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name).get_batch(
+            batch_parameters={"dataframe": frame}
+        )
+        suite = gx.ExpectationSuite(name=name, expectations=expectations)
+        for result in batch.validate(suite).results:
+            if result.success:
+                passed += 1
+                continue
+            config = result.expectation_config
+            columns = ",".join(
+                str(config.kwargs[k]) for k in ("column", "column_A", "column_B") if k in config.kwargs
+            )
+            failures.append(f"{name}: {config.type}({columns})")
+    if failures:
+        raise QualityGateFailed("quality gate failed: " + "; ".join(failures))
+    return passed

