@@ -113,6 +113,8 @@ def process(
         raise typer.Exit(2) from None
     if refresh_cache:
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+    if as_json:  # stderr carries only the one-line reason when something goes wrong
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     if not as_json:
         _summary(_run(source, output, options))
         return

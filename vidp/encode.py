@@ -86,9 +86,18 @@ def burn_subtitles(
     return out
 
 
+def _iso639_2(code: str | None) -> str | None:
+    """MP4 tags languages with three letters (ISO 639-2/T); Whisper gives two (ISO 639-1)."""
+    import pycountry
+
+    found = pycountry.languages.get(alpha_2=code) if code and len(code) == 2 else None
+    return found.alpha_3 if found else code if code and len(code) == 3 else None
+
+
 def mux_soft_subtitles(video: Path, srt: Path, out: Path, language: str | None) -> Path:
     """Add the subtitles as a mov_text track; audio and video are copied, not re-encoded."""
-    lang = ["-metadata:s:s:0", f"language={language}"] if language else []
+    tag = _iso639_2(language)
+    lang = ["-metadata:s:s:0", f"language={tag}"] if tag else []
     run_ffmpeg(
         ["-i", media_arg(video), "-i", media_arg(srt), "-map", "0:v", "-map", "0:a?", "-map", "1:0",
          "-c:v", "copy", "-c:a", "copy", "-c:s", "mov_text", *lang,

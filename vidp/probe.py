@@ -111,7 +111,7 @@ def _check_decodes(
         container.seek(int(last_s / video.time_base), stream=video, backward=True)
         for frame in container.decode(video):
             reached = frame.time if frame.time is not None else reached
-            if reached >= last_s - 0.5:
+            if reached >= duration_s - 0.5:
                 return
     except av.FFmpegError as e:
         raise CorruptMedia(f"{name} is truncated or corrupt: {e.strerror or e}") from e

@@ -1,0 +1,148 @@
+"""Shared fixtures: real media made with ffmpeg and espeak-ng, real models, a real Prefect server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Real COCO weights that load offline (see shared/models/README.md); yolo11n.pt needs internet.
+TEST_WEIGHTS = Path(os.environ.get("VIDP_TEST_WEIGHTS", REPO.parent / "shared" / "models" / "yolov8n_int8.tflite"))
+
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["VIDP_DETECTOR_WEIGHTS"] = str(TEST_WEIGHTS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not TEST_WEIGHTS.is_file():
+        raise pytest.UsageError(
+            f"detector weights for tests not found at {TEST_WEIGHTS}: set VIDP_TEST_WEIGHTS"
+        )
+    if shutil.which("espeak-ng") is None:
+        raise pytest.UsageError("espeak-ng is needed to speak test sentences: apt-get install espeak-ng")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Work files and settings of the tests never touch the user's own."""
+    os.environ["VIDP_WORK_DIR"] = str(tmp_path_factory.mktemp("work"))
+    from vidp.settings import get_settings
+
+    get_settings.cache_clear()
+
+
+def speak(text: str, voice: str, out: Path) -> Path:
+    """A WAV of `text` spoken by espeak-ng."""
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(out), text], check=True)
+    return out
+
+
+SENTENCES = {
+    "en": "Hello everyone. Today we are watching a small cat sleeping on the sofa in the garden.",
+    # espeak-ng's French voice is misheard by whisper base for many sentences; Spanish is not.
+    "es": "Hola a todos. Hoy vamos a ver un gato que duerme en el sofá de la casa.",
+    "de": "Guten Tag zusammen. Heute sehen wir eine kleine Katze, die auf dem Sofa im Garten schläft.",
+}
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def speech(media_dir: Path):
+    """speech(lang) -> WAV of SENTENCES[lang]."""
+
+    def make(lang: str) -> Path:
+        out = media_dir / f"speech-{lang}.wav"
+        return out if out.exists() else speak(SENTENCES[lang], lang, out)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def cat_clip(media_dir: Path, speech) -> Path:
+    """10 s, 640x360: the cat is on screen from 3 s to 7 s; English speech from 1 s."""
+    from vidp.sample import asset, make_clip
+
+    return make_clip(
+        media_dir / "cat.mp4", duration_s=10, still=asset("cat.jpg"), still_window=(3, 7),
+        speech=speech("en"), speech_at_s=1.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def bus_clip(media_dir: Path) -> Path:
+    """6 s of Ultralytics' bus photo (people and a bus, no animal) with a silent audio track."""
+    import ultralytics
+
+    from vidp.sample import make_clip
+
+    bus = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    return make_clip(media_dir / "bus.mp4", duration_s=6, still=bus)
+
+
+@pytest.fixture(scope="session")
+def spanish_clip(media_dir: Path, speech) -> Path:
+    """40 s: a 32 s tone (a music intro longer than Whisper's 30 s window), then Spanish speech."""
+    from vidp.sample import make_clip
+
+    return make_clip(
+        media_dir / "spanish.mp4", duration_s=40, size=(320, 180), tone_s=32, speech=speech("es"), speech_at_s=33
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `prefect server start` on a free loopback port; yields its API URL.
+
+    In-process flows and CLI subprocesses both use it (PREFECT_API_URL), as a deployed system would.
+    """
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_ENABLED": "false"}
+    log = (home / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    os.environ["PREFECT_API_URL"] = url
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield url
+    os.environ.pop("PREFECT_API_URL", None)
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()

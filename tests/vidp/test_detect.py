@@ -1,0 +1,50 @@
+"""Animal detection with the real YOLO weights on real pictures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from vidp.detect import detect_animals, save_best_crops, summarize_animals
+from vidp.frames import frame_time, sample_frames
+
+pytestmark = pytest.mark.slow
+WEIGHTS = os.environ["VIDP_DETECTOR_WEIGHTS"]
+
+
+def analyse(clip: Path, out: Path, fps: float = 1.0):
+    frames = sample_frames(clip, out / "frames", fps)
+    times = [frame_time(i, fps) for i in range(len(frames))]
+    detections = detect_animals(frames, times, WEIGHTS, 0.5)
+    return frames, detections, summarize_animals(detections)
+
+
+def test_frames_are_sampled_once_and_scaled_for_the_detector(cat_clip: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    frames = sample_frames(cat_clip, tmp_path / "frames", 2.0)
+    assert len(frames) == 20  # 10 s at 2 fps
+    assert Image.open(frames[0]).size == (640, 360)
+
+
+def test_cat_is_found_only_while_on_screen(cat_clip: Path, tmp_path: Path) -> None:
+    _, detections, animals = analyse(cat_clip, tmp_path)
+    assert [a.label for a in animals] == ["cat"]
+    cat = animals[0]
+    assert 3.0 <= cat.first_seen_s <= cat.last_seen_s <= 7.0  # on screen from 3 s to 7 s
+    assert cat.frames >= 3 and cat.max_count == 1 and 0.5 <= cat.max_confidence <= 1
+    crops = save_best_crops(detections, animals, tmp_path / "animals")
+    assert crops[0].thumbnail is not None and crops[0].thumbnail.stat().st_size > 1000
+
+
+def test_bus_photo_has_no_animals(bus_clip: Path, tmp_path: Path) -> None:
+    _, detections, animals = analyse(bus_clip, tmp_path)
+    assert detections == [] and animals == []
+
+
+def test_threshold_is_respected(cat_clip: Path, tmp_path: Path) -> None:
+    frames = sample_frames(cat_clip, tmp_path / "frames", 1.0)
+    times = [frame_time(i, 1.0) for i in range(len(frames))]
+    assert detect_animals(frames, times, WEIGHTS, 0.99) == []
