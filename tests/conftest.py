@@ -140,6 +140,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.environ["PREFECT_API_URL"] = url
     with temporary_settings(updates={PREFECT_API_URL: url}):
         yield url
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)  # deliver the last run logs before the server stops
     os.environ.pop("PREFECT_API_URL", None)
     proc.terminate()
     try:

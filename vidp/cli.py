@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -46,9 +47,9 @@ def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, 
         return state.result()
     error = state.result(raise_on_failure=False)
     if isinstance(error, RejectedInput):
-        err.print(f"vidp: rejected: {error}", highlight=False, soft_wrap=True)
+        err.print(f"vidp: rejected: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
-    err.print(f"vidp: failed: {error}", highlight=False, soft_wrap=True)
+    err.print(f"vidp: failed: {error}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -109,7 +110,8 @@ def process(
         options = ProcessOptions(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as e:
         first = e.errors()[0]
-        err.print(f"vidp: invalid option {'.'.join(map(str, first['loc']))}: {first['msg']}", highlight=False)
+        where = ".".join(map(str, first["loc"]))
+        err.print(f"vidp: invalid option {where}: {first['msg']}", markup=False, highlight=False)
         raise typer.Exit(2) from None
     if refresh_cache:
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
@@ -118,8 +120,11 @@ def process(
     if not as_json:
         _summary(_run(source, output, options))
         return
-    with _stdout_to_stderr():  # libraries print; stdout carries the manifest alone
-        manifest = _run(source, output, options)
+    try:
+        with _stdout_to_stderr():  # libraries print; stdout carries the manifest alone
+            manifest = _run(source, output, options)
+    finally:
+        logging.disable(logging.CRITICAL)  # exit-time notices would break the one-line contract
     sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -132,7 +137,11 @@ def demo(
 
     sample = Path(tempfile.mkdtemp(prefix="vidp-demo-")) / "vidp demo: cat & speech.mp4"
     make_demo_video(sample)
-    err.print(f"sample video: {sample}", highlight=False)
+    err.print(f"sample video: {sample}", markup=False, highlight=False, soft_wrap=True)
     manifest = _run(str(sample), output, ProcessOptions())
     _summary(manifest)
-    err.print(f"results are in {Path(manifest['final_video']['uri']).parent}", highlight=False)
+    err.print(f"results are in {Path(manifest['final_video']['uri']).parent}", markup=False, highlight=False, soft_wrap=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,153 @@
+"""The `process-video` flow end to end against a real Prefect server, on real media and models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from uuid import UUID
+
+import av
+import jsonschema
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
+
+from conftest import REPO
+from flows.process_video import process_video
+from vidp.options import ProcessOptions
+from vidp.sample import asset, make_clip
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
+HOSTILE = """cat's "video": [take 1] 50% é,x.mp4"""
+MODEL_AND_ENCODE_TASKS = {"rendition", "sample_video_frames", "detect_batch", "summarize", "audio_track",
+                          "spoken_language", "transcript", "subtitle_files", "final_video", "thumbnails"}
+
+
+@pytest.fixture(scope="module")
+def hd_cat(media_dir: Path, speech, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 s of 1280x720 with the cat on screen from 3 s to 7 s and English speech, under a hostile name."""
+    clip = make_clip(media_dir / "hd-cat.mp4", duration_s=10, size=(1280, 720), still=asset("cat.jpg"),
+                     still_window=(3, 7), speech=speech("en"), speech_at_s=1.0)
+    hostile = tmp_path_factory.mktemp("uploads") / HOSTILE
+    shutil.copyfile(clip, hostile)
+    return hostile
+
+
+def run(source: Path, output: Path, **options):
+    state = process_video(source=str(source), output=str(output), options=ProcessOptions(**options),
+                          return_state=True)
+    assert state.is_completed(), state.message
+    return state.result(), state.state_details.flow_run_id
+
+
+def task_states(flow_run_id: UUID) -> dict[str, set[str]]:
+    """Task name -> state names of its runs in `flow_run_id`, as the server recorded them."""
+    from prefect.client.orchestration import get_client as sync_client
+
+    deadline = time.monotonic() + 30
+    with sync_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            states: dict[str, set[str]] = {}
+            for r in runs:
+                states.setdefault(r.task_key.rsplit("-", 1)[0].rsplit(".", 1)[-1], set()).add(r.state.name)
+            if all(s.is_final() for s in (r.state for r in runs)) or time.monotonic() > deadline:
+                return states
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def first_run(prefect_server: str, hd_cat: Path, tmp_path_factory: pytest.TempPathFactory):
+    output = tmp_path_factory.mktemp("published")
+    manifest, run_id = run(hd_cat, output, resolutions=["360p", "480p"])
+    return manifest, run_id, output
+
+
+class TestFirstRun:
+    def test_manifest_is_last_complete_and_valid(self, first_run) -> None:
+        manifest, _, output = first_run
+        jsonschema.validate(manifest, SCHEMA, format_checker=jsonschema.FormatChecker())
+        on_disk = json.loads((output / manifest["video_id"] / "manifest.json").read_text())
+        assert on_disk == manifest
+        for uri in [manifest["final_video"]["uri"], manifest["subtitles"]["srt"], manifest["subtitles"]["vtt"],
+                    manifest["transcript"]["uri"], *manifest["thumbnails"],
+                    *(r["uri"] for r in manifest["renditions"]), *(a["thumbnail"] for a in manifest["animals"])]:
+            assert Path(uri).is_file() and Path(uri).is_relative_to(output / manifest["video_id"])
+        assert not [p for p in output.iterdir() if p.name.startswith(".")], "no staging left behind"
+
+    def test_analysis(self, first_run) -> None:
+        manifest, _, _ = first_run
+        assert manifest["source"]["filename"] == HOSTILE
+        assert [a["label"] for a in manifest["animals"]] == ["cat"]
+        cat = manifest["animals"][0]
+        assert 3 <= cat["first_seen_s"] <= cat["last_seen_s"] <= 7
+        assert manifest["language"]["code"] == "en" and manifest["language"]["method"] == "whisper"
+        words = json.loads(Path(manifest["transcript"]["uri"]).read_text())
+        assert "cat" in " ".join(s["text"] for s in words["segments"]).lower()
+        assert manifest["transcript"]["words"] > 5
+        srt = Path(manifest["subtitles"]["srt"]).read_text(encoding="utf-8")
+        assert "-->" in srt and "cat" in srt.lower()
+        assert Path(manifest["subtitles"]["vtt"]).read_text(encoding="utf-8").startswith("WEBVTT")
+
+    def test_videos(self, first_run) -> None:
+        manifest, _, _ = first_run
+        assert [(r["label"], r["width"], r["height"]) for r in manifest["renditions"]] == [
+            ("360p", 640, 360), ("480p", 854, 480)]
+        final = manifest["final_video"]
+        assert (final["label"], final["width"], final["height"], final["subtitles"]) == ("480p", 854, 480, "burned")
+        with av.open(final["uri"]) as container:
+            video = container.streams.video[0]
+            assert (video.codec_context.width, video.codec_context.height) == (854, 480)
+            assert container.streams.audio[0].codec_context.name == "aac"
+        assert len(manifest["thumbnails"]) == 4
+        assert set(manifest["timings_s"]) >= {"total", "renditions", "detection", "transcription", "final_video"}
+
+    def test_run_is_named_after_the_file_and_shows_artifacts(self, first_run) -> None:
+        manifest, run_id, _ = first_run
+        with get_client(sync_client=True) as client:
+            assert client.read_flow_run(run_id).name == f"process-{HOSTILE}"
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+        by_type = {a.type: a for a in artifacts}
+        assert {"markdown", "table", "progress"} <= set(by_type)
+        report = by_type["markdown"]
+        assert report.key == f"report-{manifest['video_id']}"
+        assert "| cat |" in report.data and "**en**" in report.data
+        assert json.loads(by_type["table"].data)[0]["label"] == "cat"
+        assert by_type["progress"].data == 100
+
+
+def test_second_run_is_served_from_cache(first_run, hd_cat: Path, tmp_path: Path) -> None:
+    first, _, _ = first_run
+    renamed = tmp_path / "same bytes, another name.mp4"
+    shutil.copyfile(hd_cat, renamed)
+    manifest, run_id = run(renamed, tmp_path / "out", resolutions=["360p", "480p"])
+    states = task_states(run_id)
+    assert {name: states.get(name) for name in MODEL_AND_ENCODE_TASKS} == {n: {"Cached"} for n in MODEL_AND_ENCODE_TASKS}
+    assert manifest["video_id"] == first["video_id"]
+    assert manifest["language"] == first["language"] and manifest["transcript"]["words"] == first["transcript"]["words"]
+    assert [{**a, "thumbnail": None} for a in manifest["animals"]] == [{**a, "thumbnail": None} for a in first["animals"]]
+    assert manifest["timings_s"]["total"] < first["timings_s"]["total"] / 3
+
+
+def test_soft_subtitles(first_run, hd_cat: Path, tmp_path: Path) -> None:
+    manifest, _ = run(hd_cat, tmp_path, resolutions=["360p", "480p"], subtitles="soft")
+    assert manifest["final_video"]["subtitles"] == "soft"
+    with av.open(manifest["final_video"]["uri"]) as container:
+        assert [(s.codec_context.name, s.metadata.get("language")) for s in container.streams.subtitles] == [
+            ("mov_text", "eng")]
+
+
+def test_video_without_audio(prefect_server: str, media_dir: Path, tmp_path: Path) -> None:
+    clip = make_clip(media_dir / "mute.mp4", duration_s=4, size=(320, 180), audio=False)
+    manifest, _ = run(clip, tmp_path, resolutions=["720p"])
+    jsonschema.validate(manifest, SCHEMA)
+    assert manifest["media"]["has_audio"] is False
+    assert manifest["language"] == {"code": None, "probability": None, "method": "none"}
+    assert manifest["subtitles"] == {"srt": None, "vtt": None} and manifest["transcript"]["uri"] is None
+    assert manifest["final_video"]["subtitles"] == "none"
+    assert (manifest["final_video"]["width"], manifest["final_video"]["height"]) == (320, 180), "not upscaled"

@@ -1,0 +1,96 @@
+"""The CLI contract other programs rely on: exit codes, stdout JSON, one-line reasons."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conftest import REPO
+from vidp.ffmpeg import run_ffmpeg
+from vidp.sample import make_clip
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+VIDP = [sys.executable, "-m", "vidp.cli"]
+SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
+
+
+def vidp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*VIDP, *args], capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, **(env or {})}
+    )
+
+
+def test_json_run_prints_only_the_manifest(prefect_server: str, bus_clip: Path, tmp_path: Path) -> None:
+    done = vidp("process", str(bus_clip), "--output", str(tmp_path), "--resolution", "360p",
+                "--subtitles", "soft", "--sample-fps", "2", "--min-confidence", "0.4", "--json")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    jsonschema.validate(manifest, SCHEMA)
+    assert manifest["animals"] == []  # a bus and people, no animal
+    assert manifest["parameters"]["sample_fps"] == 2 and manifest["parameters"]["min_confidence"] == 0.4
+    assert (tmp_path / manifest["video_id"] / "manifest.json").is_file()
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+    folder = tmp_path_factory.mktemp("bad")
+    good = make_clip(media_dir / "cli-good.mp4", duration_s=3, size=(320, 180))
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "notes.mp4").write_text("not a video\n")
+    (folder / "cut.mp4").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=d=2", str(folder / "song.m4a")])
+    shutil.copyfile(good, folder / "long.mp4")
+    return {
+        "empty": (folder / "empty.mp4", {}),
+        "not media": (folder / "notes.mp4", {}),
+        "truncated": (folder / "cut.mp4", {}),
+        "no video stream": (folder / "song.m4a", {}),
+        "too long": (folder / "long.mp4", {"VIDP_MAX_DURATION_S": "1"}),
+        "missing": (folder / "nowhere.mp4", {}),
+    }
+
+
+@pytest.mark.parametrize("case", ["empty", "not media", "truncated", "no video stream", "too long", "missing"])
+def test_rejected_input_exits_2_with_one_line_and_publishes_nothing(
+    case: str, bad_inputs, prefect_server: str, tmp_path: Path
+) -> None:
+    source, env = bad_inputs[case]
+    before = source.read_bytes() if source.exists() else None
+    done = vidp("process", str(source), "--output", str(tmp_path / "out"), "--json", env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vidp: rejected: ") and source.name in lines[0]
+    assert not (tmp_path / "out").exists()
+    assert (source.read_bytes() if source.exists() else None) == before, "the source is never modified"
+
+
+def test_invalid_option_exits_2(tmp_path: Path) -> None:
+    done = vidp("process", "x.mp4", "--output", str(tmp_path), "--resolution", "4k")
+    assert done.returncode == 2 and "resolutions" in done.stderr
+
+
+def test_speechbrain_without_the_extra_fails_before_any_work(
+    prefect_server: str, bus_clip: Path, tmp_path: Path
+) -> None:
+    done = vidp("process", str(bus_clip), "--output", str(tmp_path / "out"), "--language-backend", "speechbrain",
+                "--json")
+    assert done.returncode == 1
+    assert "pip install 'vidp[speechbrain]'" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_demo_makes_a_sample_and_processes_it(prefect_server: str, tmp_path: Path) -> None:
+    done = vidp("demo", "--output", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    manifest_path = next(tmp_path.glob("*/manifest.json"))
+    manifest = json.loads(manifest_path.read_text())
+    assert [a["label"] for a in manifest["animals"]] == ["cat"] and manifest["language"]["code"] == "en"
+    assert f"results are in {manifest_path.parent}" in done.stderr
