@@ -7,12 +7,13 @@ from prefect import task
 from vidp.detect import Detection
 from vidp.quality import check_outputs, cues_frame, detections_frame
 from vidp.subtitles import Cue, parse_srt
+from tasks.policies import CACHED
 from tasks.video import SubtitleFiles
 
 __all__ = ["quality_gate"]
 
 
-@task
+@task(cache_policy=CACHED)  # same outputs, same verdict
 def quality_gate(
     detections: list[Detection], subtitles: SubtitleFiles | None, duration_s: float
 ) -> int:
