@@ -6,6 +6,7 @@ none past the end of the video.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -100,23 +101,28 @@ def _span(words: list[Word]) -> tuple[float, float, str]:
 
 
 def build_cues(segments: list[Segment], duration_s: float) -> list[Cue]:
-    """Cues that obey the rules above, for a video lasting `duration_s`."""
-    timed: list[list[float]] = []
+    """Cues that obey the rules above, for a video lasting `duration_s`.
+
+    Times are whole milliseconds throughout, as SRT and WebVTT write them, so rounding can never
+    break a rule.
+    """
+    min_ms = round(MIN_DURATION_S * 1000)
+    timed: list[list[int]] = []
     texts: list[str] = []
-    prev_end = 0.0
-    for start, end, text in _group(segments):
-        start = max(start, prev_end)  # never overlap; dense speech shifts a cue slightly later
-        end = max(end, start + MIN_DURATION_S)
+    prev_end = 0
+    for start_s, end_s, text in _group(segments):
+        start = max(round(start_s * 1000), prev_end)  # never overlap; dense speech shifts a cue later
+        end = max(round(end_s * 1000), start + min_ms)
         timed.append([start, end])
         texts.append(text)
         prev_end = end
-    limit = duration_s
+    limit = math.floor(duration_s * 1000)
     for span in reversed(timed):  # pull cues back inside the video, keeping their minimum length
         span[1] = min(span[1], limit)
-        span[0] = min(span[0], span[1] - MIN_DURATION_S)
+        span[0] = min(span[0], span[1] - min_ms)
         limit = span[0]
     return [
-        Cue(start=round(s, 3), end=round(e, 3), lines=wrap_lines(t))
+        Cue(start=s / 1000, end=e / 1000, lines=wrap_lines(t))
         for (s, e), t in zip(timed, texts)
         if s >= 0  # only when the video is shorter than its cues could ever fit
     ]

@@ -58,7 +58,7 @@ class TestCueRules:
         assert all(len(line) <= MAX_CHARS for line in wrap_lines("x" * 100))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.tuples(st.floats(0, 5), st.floats(0.01, 3), st.text(alphabet="abcdéfghij", min_size=1, max_size=50)),
