@@ -11,8 +11,6 @@ Detector weights come from VIDP_DETECTOR_WEIGHTS, as for the pipeline itself.
 
 from __future__ import annotations
 
-import argparse
-import json
 import shutil
 import subprocess
 import tempfile
@@ -33,9 +31,11 @@ from vidp.settings import get_settings
 from vidp.speech import Segment, Word
 from vidp.subtitles import build_cues, to_srt
 from vidp.whisper_model import load_whisper
+
 from ultralytics import YOLO  # isort: skip (after vidp.detect)
 
-DEFAULT_CLIP = Path(__file__).resolve().parent / "out" / "bench_1080p.mp4"
+from common import parse_args, report
+
 X264 = ["-c:v", "libx264", "-preset", "medium", "-crf", "23", "-pix_fmt", "yuv420p"]
 AAC = ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"]
 SAMPLE_RATE = 16_000
@@ -145,13 +145,8 @@ def thumbnails(source: Path, duration_s: float, size: tuple[int, int], work: Pat
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_CLIP, help="the clip")
-    parser.add_argument("--json-out", type=Path, help="also write the JSON summary here")
-    args = parser.parse_args()
-    source = args.source.resolve()
+    args = parse_args(__doc__)
+    source = args.source
     steps: dict[str, float] = {}
 
     def step(name: str, fn: Callable[..., T], *fn_args: Any) -> T:
@@ -191,11 +186,7 @@ def main() -> None:
         "animals": animals,
         "detector_weights": get_settings().detector_weights,
     }
-    line = json.dumps(summary)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(line + "\n", encoding="utf-8")
-    print(line)
+    report(summary, args.json_out)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,13 @@ Detector weights come from VIDP_DETECTOR_WEIGHTS, as for the pipeline itself.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CLIP = Path(__file__).resolve().parent / "out" / "bench_1080p.mp4"
+from common import parse_args, report
 
 
 def timed_run(source: Path, output: Path) -> tuple[float, dict[str, Any]]:
@@ -46,13 +44,8 @@ def warm_up(tmp: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_CLIP, help="the clip")
-    parser.add_argument("--json-out", type=Path, help="also write the JSON summary here")
-    args = parser.parse_args()
-    source = args.source.resolve()
+    args = parse_args(__doc__)
+    source = args.source
 
     with tempfile.TemporaryDirectory(prefix="vidp-bench-pipeline-") as name:
         tmp = Path(name)
@@ -86,11 +79,7 @@ def main() -> None:
         "animals": [a["label"] for a in cold["animals"]],
         "detector_weights": cold["parameters"]["detector_weights"],
     }
-    line = json.dumps(summary)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(line + "\n", encoding="utf-8")
-    print(line)
+    report(summary, args.json_out)
 
 
 if __name__ == "__main__":

@@ -60,10 +60,15 @@ class _Progress:
 
 @flow(name="process-video", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=8))
 def process_video(
-    source: str, output: str | None = None, options: ProcessOptions | None = None
+    source: str, output: str | None = None, options: ProcessOptions = ProcessOptions()  # noqa: B008
 ) -> dict[str, Any]:
-    """Validate, analyse, encode and publish one video; return its manifest."""
-    options = options or ProcessOptions()
+    """Validate, analyse, encode and publish one video; return its manifest.
+
+    Args:
+        source: The video: a local path or file:// URI. It is only read.
+        output: Where results go (`<output>/<video_id>/`); empty means VIDP_OUTPUT.
+        options: How to process it (resolutions, subtitles, language, detection, models).
+    """
     settings = get_settings()
     output = output or settings.output
     weights = _resolve(options.detector_weights or settings.detector_weights)

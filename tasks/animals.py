@@ -6,10 +6,10 @@ from pathlib import Path
 
 from prefect import task
 
+from tasks.policies import CACHED, MODEL_TAG
 from vidp.detect import AnimalSummary, Detection, detect_animals, save_best_crops, summarize_animals
 from vidp.frames import sample_frames
 from vidp.ingest import VideoRef
-from tasks.policies import CACHED, MODEL_TAG
 
 __all__ = ["sample_video_frames", "detect_batch", "summarize"]
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from prefect import task
 
+from tasks.policies import CACHED, IO_RETRIES, retry_unless_rejected
 from vidp.encode import make_thumbnails
 from vidp.ingest import StagedVideo, VideoRef, ingest
 from vidp.probe import MediaInfo, probe
 from vidp.settings import get_settings
-from tasks.policies import CACHED, IO_RETRIES, retry_unless_rejected
 
 __all__ = ["ingest_video", "probe_video", "thumbnails"]
 

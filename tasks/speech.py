@@ -6,12 +6,12 @@ from pathlib import Path
 
 from prefect import task
 
+from tasks.policies import CACHED, MODEL_TAG
 from vidp.audio import extract_audio, load_audio
 from vidp.ingest import VideoRef
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult, identify_language, transcribe
 from vidp.whisper_model import load_whisper
-from tasks.policies import CACHED, MODEL_TAG
 
 __all__ = ["audio_track", "spoken_language", "transcript"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from prefect import task
 from pydantic import BaseModel
 
+from tasks.policies import CACHED
 from vidp.encode import burn_subtitles, copy_video, encode_rendition, mux_soft_subtitles
 from vidp.ingest import VideoRef
 from vidp.speech import LanguageResult, Transcript
 from vidp.subtitles import build_cues, write_subtitles
-from tasks.policies import CACHED
 
 __all__ = ["SubtitleFiles", "rendition", "subtitle_files", "final_video"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
 from conftest import REPO
+
 from vidp.ffmpeg import run_ffmpeg
 from vidp.sample import make_clip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from functools import lru_cache
 from pathlib import Path
+
 from vidp.ffmpeg import media_arg, run_ffmpeg
 from vidp.options import RESOLUTION_HEIGHTS
 

@@ -15,41 +15,35 @@ __all__ = [
 
 
 class RejectedInput(ValueError):
-    """The video cannot be processed as given; retrying will not help."""
+    """The video cannot be processed as given; retrying will not help.
 
-    code = "rejected"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+    Its message is one line a user can act on.
+    """
 
 
 class SourceNotFound(RejectedInput):
-    code = "not_found"
+    """The path or URI names nothing."""
 
 
 class UnsupportedSource(RejectedInput):
-    code = "unsupported_source"
+    """The URI scheme is not one vidp reads."""
 
 
 class EmptyFile(RejectedInput):
-    code = "empty"
+    """The source has zero bytes."""
 
 
 class NotMedia(RejectedInput):
-    code = "not_media"
+    """ffmpeg cannot read the file as media at all."""
 
 
 class CorruptMedia(RejectedInput):
-    code = "corrupt"
+    """The file looks like a video container but is truncated or damaged."""
 
 
 class NoVideoStream(RejectedInput):
-    code = "no_video"
+    """Audio only (cover art does not count as video)."""
 
 
 class TooLong(RejectedInput):
-    code = "too_long"
+    """Longer than VIDP_MAX_DURATION_S."""

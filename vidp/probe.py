@@ -79,12 +79,15 @@ def probe(path: Path, max_duration_s: float, name: str | None = None) -> MediaIn
                 f"{name} lasts {duration_s:.0f} s, over the {max_duration_s:.0f} s maximum "
                 "(raise VIDP_MAX_DURATION_S to accept it)"
             )
-        _check_decodes(container, video, duration_s, name)
+        rotation = _check_decodes(container, video, duration_s, name)
+        width, height = video.codec_context.width, video.codec_context.height
+        if rotation % 180:  # phones store portrait video as rotated landscape; ffmpeg turns it
+            width, height = height, width
         rate = video.average_rate or video.guessed_rate or video.base_rate
         return MediaInfo(
             duration_s=round(duration_s, 3),
-            width=video.codec_context.width,
-            height=video.codec_context.height,
+            width=width,
+            height=height,
             fps=round(float(rate), 3) if rate else 0.0,
             video_codec=video.codec_context.name,
             has_audio=audio is not None,
@@ -103,8 +106,11 @@ def _duration(container: av.container.InputContainer, video: av.VideoStream) -> 
 
 def _check_decodes(
     container: av.container.InputContainer, video: av.VideoStream, duration_s: float, name: str
-) -> None:
-    """A truncated file keeps its header, but its last second no longer decodes."""
+) -> int:
+    """A truncated file keeps its header, but its last second no longer decodes.
+
+    Returns the display rotation of the frames, in degrees.
+    """
     last_s = max(0.0, duration_s - 1.0)
     reached = -1.0
     try:
@@ -112,7 +118,7 @@ def _check_decodes(
         for frame in container.decode(video):
             reached = frame.time if frame.time is not None else reached
             if reached >= duration_s - 0.5:
-                return
+                return int(frame.rotation)
     except av.FFmpegError as e:
         raise CorruptMedia(f"{name} is truncated or corrupt: {e.strerror or e}") from e
     raise CorruptMedia(

@@ -54,7 +54,6 @@ def _suites(duration_s: float):
 def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: float) -> int:
     """Validate both frames; return how many expectations passed, raise naming any that failed."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -11,10 +11,15 @@ from uuid import UUID
 import av
 import jsonschema
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
-
 from conftest import REPO
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
+
 from flows.process_video import process_video
 from vidp.options import ProcessOptions
 from vidp.sample import asset, make_clip

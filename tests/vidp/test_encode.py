@@ -8,7 +8,13 @@ import av
 import numpy as np
 import pytest
 
-from vidp.encode import burn_subtitles, encode_rendition, make_thumbnails, mux_soft_subtitles, target_size
+from vidp.encode import (
+    burn_subtitles,
+    encode_rendition,
+    make_thumbnails,
+    mux_soft_subtitles,
+    target_size,
+)
 from vidp.probe import probe
 from vidp.sample import make_clip
 from vidp.subtitles import Cue, to_srt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -69,6 +70,15 @@ class TestProbe:
         assert (info.width, info.height, info.fps, info.video_codec) == (320, 240, 25.0, "h264")
         assert info.duration_s == pytest.approx(4, abs=0.1)
         assert info.has_audio and info.audio_codec == "aac"
+
+    def test_rotated_phone_video_reports_its_display_size(self, clips: dict[str, Path], tmp_path: Path) -> None:
+        import imageio_ffmpeg  # Debian's ffmpeg 5.1 cannot write the display matrix; the wheel's can
+
+        rotated = tmp_path / "portrait.mp4"
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-display_rotation", "90",
+                        "-i", str(clips["good"]), "-c", "copy", str(rotated)], check=True)
+        info = probe(rotated, 3600)
+        assert (info.width, info.height) == (240, 320)
 
     def test_video_without_audio_is_valid(self, clips: dict[str, Path]) -> None:
         info = probe(clips["silent"], 3600)

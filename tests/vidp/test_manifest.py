@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import REPO
+
 from vidp.manifest import manifest_schema
 
 

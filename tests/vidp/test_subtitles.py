@@ -6,7 +6,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vidp.speech import Segment, Word
-from vidp.subtitles import MAX_CHARS, MIN_DURATION_S, build_cues, parse_srt, to_srt, to_vtt, wrap_lines
+from vidp.subtitles import (
+    MAX_CHARS,
+    MIN_DURATION_S,
+    build_cues,
+    parse_srt,
+    to_srt,
+    to_vtt,
+    wrap_lines,
+)
 
 
 def _segment(words: list[tuple[float, float, str]]) -> Segment:
