@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import (
@@ -12,6 +12,7 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -20,12 +21,14 @@ from tasks.checks import quality_gate
 from tasks.media import ingest_video, probe_video, thumbnails
 from tasks.publish import publish_results
 from tasks.speech import audio_track, spoken_language, transcript
-from tasks.video import final_video, rendition, subtitle_files
+from tasks.video import SubtitleFiles, final_video, rendition, subtitle_files
+from vidp.detect import AnimalSummary, Detection
 from vidp.encode import target_size
 from vidp.frames import frame_time
-from vidp.ingest import source_filename
+from vidp.ingest import VideoRef, source_filename
 from vidp.manifest import FinalFile, RenditionFile, Results
 from vidp.options import ProcessOptions
+from vidp.probe import MediaInfo
 from vidp.report import detections_table, markdown_report
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult, Transcript, require_backend
@@ -88,53 +91,26 @@ def process_video(
     sizes = [target_size(media.width, media.height, label) for label in labels]
     renditions = rendition.map(unmapped(video), labels, sizes, unmapped(options.crf), unmapped(options.preset))
     clock.track("renditions", *renditions)
-    thumbs = thumbnails.submit(
-        video, media.duration_s, options.thumbnails, target_size(media.width, media.height, _THUMBNAIL_LABEL)
-    )
+    thumb_size = target_size(media.width, media.height, _THUMBNAIL_LABEL)
+    thumbs = thumbnails.submit(video, media.duration_s, options.thumbnails, thumb_size)
     clock.track("thumbnails", thumbs)
     frames = sample_video_frames.submit(video, options.sample_fps)
     clock.track("frames", frames)
-
-    language: Any = LanguageResult(code=None, probability=None, method="none")
-    text: Any = None
-    subs: Any = None
-    if media.has_audio:
-        audio = audio_track.submit(video)
-        language = spoken_language.submit(audio, options.language, options.language_backend, whisper)
-        text = transcript.submit(video, audio, language, whisper)
-        subs = subtitle_files.submit(video, text, media.duration_s)
-        clock.track("audio", audio)
-        clock.track("language", language, after=("audio",))
-        clock.track("transcription", text, after=("language",))
-        clock.track("subtitles", subs, after=("transcription",))
+    speech = _speech(video, media, options, whisper, clock)
     final = final_video.submit(
-        video, options.subtitles, subs, language, renditions[-1], sizes[-1], options.crf, options.preset
+        video, options.subtitles, speech.subtitles, speech.language, renditions[-1], sizes[-1],
+        options.crf, options.preset,
     )
     clock.track("final_video", final, after=("subtitles", "renditions"))
 
-    frame_paths = frames.result()
-    frame_times = [frame_time(i, options.sample_fps) for i in range(len(frame_paths))]
-    starts = range(0, len(frame_paths), settings.detect_batch_size)
-    chunks = [frame_paths[i : i + settings.detect_batch_size] for i in starts]
-    times = [frame_times[i : i + settings.detect_batch_size] for i in starts]
-    detections_f = detect_batch.map(chunks, times, unmapped(weights), unmapped(options.min_confidence))
-    clock.track("detection", *detections_f, after=("frames",))
-    detections = [d for found in detections_f.result() for d in found]
-    animals = summarize.submit(video, detections)
-    clock.track("detection", animals)
-    animals = animals.result()
+    detections, animals = _animals(video, frames.result(), options, weights, clock)
     progress(40, f"animals: {', '.join(a.label for a in animals) or 'none'}")
-
-    language = language.result() if media.has_audio else language
-    text = text.result() if media.has_audio else None
-    subs = subs.result() if media.has_audio else None
+    language, text, subs = (f.result() if isinstance(f, PrefectFuture) else f for f in speech)
     progress(60, f"language: {language.code or 'none'}")
-
     gate = quality_gate.submit(detections, subs, media.duration_s)
     clock.track("quality", gate, after=("detection", "subtitles"))
     gate.result()
     final_path, final_mode = final.result()
-    rendition_paths = renditions.result()
     progress(85, "encoded")
 
     words = Transcript.load(text) if text else None
@@ -150,27 +126,68 @@ def process_video(
         vtt=subs.vtt if subs else None,
         renditions=[
             RenditionFile(label=label, path=path, width=w, height=h)
-            for label, path, (w, h) in zip(labels, rendition_paths, sizes)
+            for label, path, (w, h) in zip(labels, renditions.result(), sizes)
         ],
         final=FinalFile(
             label=labels[-1], path=final_path, width=sizes[-1][0], height=sizes[-1][1], subtitles=final_mode
         ),
         thumbnails=thumbs.result(),
-        parameters={
-            "source": source,
-            "output": output,
-            **options.model_dump(),
-            "detector_weights": weights,
-            "whisper_model": whisper,
-        },
+        parameters={**options.model_dump(), "source": source, "output": output,
+                    "detector_weights": weights, "whisper_model": whisper},
     )
     manifest = publish_results(output, results, clock.timings())
     progress(100, f"published {manifest['final_video']['uri']}")
+    _artifacts(manifest, detections)
+    return manifest
 
-    create_markdown_artifact(markdown_report(manifest), key=f"report-{video.video_id}", description="vidp report")
+
+class _Speech(NamedTuple):
+    """The speech branch: futures while it runs, or plain values for a video without audio."""
+
+    language: PrefectFuture[LanguageResult] | LanguageResult
+    transcript: PrefectFuture[Path | None] | None
+    subtitles: PrefectFuture[SubtitleFiles | None] | None
+
+
+def _speech(video: VideoRef, media: MediaInfo, options: ProcessOptions, whisper: str, clock: StageClock) -> _Speech:
+    """Submit audio -> language -> transcript -> subtitles, when there is audio."""
+    if not media.has_audio:
+        return _Speech(LanguageResult(code=None, probability=None, method="none"), None, None)
+    audio = audio_track.submit(video)
+    language = spoken_language.submit(audio, options.language, options.language_backend, whisper)
+    text = transcript.submit(video, audio, language, whisper)
+    subs = subtitle_files.submit(video, text, media.duration_s)
+    clock.track("audio", audio)
+    clock.track("language", language, after=("audio",))
+    clock.track("transcription", text, after=("language",))
+    clock.track("subtitles", subs, after=("transcription",))
+    return _Speech(language, text, subs)
+
+
+def _animals(
+    video: VideoRef, frames: list[Path], options: ProcessOptions, weights: str, clock: StageClock
+) -> tuple[list[Detection], list[AnimalSummary]]:
+    """Detect in batches of frames (one mapped task each), then summarise per label."""
+    size = get_settings().detect_batch_size
+    times = [frame_time(i, options.sample_fps) for i in range(len(frames))]
+    starts = range(0, len(frames), size)
+    batches = detect_batch.map(
+        [frames[i : i + size] for i in starts], [times[i : i + size] for i in starts],
+        unmapped(weights), unmapped(options.min_confidence),
+    )
+    clock.track("detection", *batches, after=("frames",))
+    detections = [d for found in batches.result() for d in found]
+    animals = summarize.submit(video, detections)
+    clock.track("detection", animals)
+    return detections, animals.result()
+
+
+def _artifacts(manifest: dict[str, Any], detections: list[Detection]) -> None:
+    """The report and the detections table on the run's Artifacts tab."""
+    video_id = manifest["video_id"]
+    create_markdown_artifact(markdown_report(manifest), key=f"report-{video_id}", description="vidp report")
     create_table_artifact(
         detections_table([d.model_dump() for d in detections]),
-        key=f"detections-{video.video_id}",
+        key=f"detections-{video_id}",
         description="animal detections per sampled frame",
     )
-    return manifest
