@@ -8,6 +8,7 @@ from prefect import task
 
 from tasks.policies import CACHED, IO_RETRIES, retry_unless_rejected
 from vidp.encode import make_thumbnails
+from vidp.errors import RejectedInput
 from vidp.ingest import StagedVideo, VideoRef, ingest
 from vidp.probe import MediaInfo, probe
 from vidp.settings import get_settings
@@ -24,7 +25,11 @@ def ingest_video(source: str) -> StagedVideo:
 @task
 def probe_video(video: VideoRef, filename: str) -> MediaInfo:
     """Read duration, size, fps and codecs; reject what cannot be processed."""
-    return probe(video.path, get_settings().max_duration_s, name=filename)
+    try:
+        return probe(video.path, get_settings().max_duration_s, name=filename)
+    except RejectedInput:
+        video.path.unlink(missing_ok=True)  # keep no copy of a file that will never be processed
+        raise
 
 
 @task(cache_policy=CACHED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +71,9 @@ def test_rejected_input_exits_2_with_one_line_and_publishes_nothing(
     assert len(lines) == 1 and lines[0].startswith("vidp: rejected: ") and source.name in lines[0]
     assert not (tmp_path / "out").exists()
     assert (source.read_bytes() if source.exists() else None) == before, "the source is never modified"
+    if before:  # no copy of the rejected file is kept in the work directory
+        video_id = hashlib.sha256(before).hexdigest()[:16]
+        assert not (Path(os.environ["VIDP_WORK_DIR"]) / video_id / "source").exists()
 
 
 def test_invalid_option_exits_2(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs to stdout otherwise
-os.environ.setdefault("YOLO_OFFLINE", "True")  # no update checks or telemetry from a pipeline
+os.environ.setdefault("YOLO_OFFLINE", "True")  # no telemetry or pip auto-installs; weights still download
 
 # COCO's animal classes, by name so any COCO-trained weights work.
 ANIMAL_LABELS = frozenset(

@@ -49,20 +49,19 @@ def run(source: Path, output: Path, **options):
     return state.result(), state.state_details.flow_run_id
 
 
-def task_states(flow_run_id: UUID) -> dict[str, set[str]]:
-    """Task name -> state names of its runs in `flow_run_id`, as the server recorded them."""
-    from prefect.client.orchestration import get_client as sync_client
-
+def task_runs(flow_run_id: UUID) -> dict[str, list]:
+    """Task name -> its runs in `flow_run_id`, once the server has recorded them all as finished."""
     deadline = time.monotonic() + 30
-    with sync_client(sync_client=True) as client:
+    with get_client(sync_client=True) as client:
         while True:
             runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-            states: dict[str, set[str]] = {}
-            for r in runs:
-                states.setdefault(r.task_key.rsplit("-", 1)[0].rsplit(".", 1)[-1], set()).add(r.state.name)
-            if all(s.is_final() for s in (r.state for r in runs)) or time.monotonic() > deadline:
-                return states
+            if all(r.state.is_final() for r in runs) or time.monotonic() > deadline:
+                break
             time.sleep(0.5)
+    by_name: dict[str, list] = {}
+    for r in runs:
+        by_name.setdefault(r.name.rsplit("-", 1)[0], []).append(r)
+    return by_name
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +130,26 @@ def test_second_run_is_served_from_cache(first_run, hd_cat: Path, tmp_path: Path
     renamed = tmp_path / "same bytes, another name.mp4"
     shutil.copyfile(hd_cat, renamed)
     manifest, run_id = run(renamed, tmp_path / "out", resolutions=["360p", "480p"])
-    states = task_states(run_id)
-    assert {name: states.get(name) for name in MODEL_AND_ENCODE_TASKS} == {n: {"Cached"} for n in MODEL_AND_ENCODE_TASKS}
+    runs = task_runs(run_id)
+    states = {name: {r.state.name for r in runs.get(name, [])} for name in MODEL_AND_ENCODE_TASKS}
+    assert states == {name: {"Cached"} for name in MODEL_AND_ENCODE_TASKS}
     assert manifest["video_id"] == first["video_id"]
     assert manifest["language"] == first["language"] and manifest["transcript"]["words"] == first["transcript"]["words"]
     assert [{**a, "thumbnail": None} for a in manifest["animals"]] == [{**a, "thumbnail": None} for a in first["animals"]]
     assert manifest["timings_s"]["total"] < first["timings_s"]["total"] / 3
+
+
+def test_model_tasks_carry_the_gpu_tag_for_concurrency_limits(first_run) -> None:
+    _, run_id, _ = first_run
+    runs = task_runs(run_id)
+    assert all("gpu" in r.tags for name in ("detect_batch", "spoken_language", "transcript") for r in runs[name])
+    assert all("gpu" not in r.tags for r in runs["rendition"])
+
+
+def test_forced_language_skips_identification(first_run, hd_cat: Path, tmp_path: Path) -> None:
+    manifest, _ = run(hd_cat, tmp_path, resolutions=["360p", "480p"], language="en")
+    assert manifest["language"] == {"code": "en", "probability": None, "method": "forced"}
+    assert "cat" in Path(manifest["subtitles"]["srt"]).read_text(encoding="utf-8").lower()
 
 
 def test_soft_subtitles(first_run, hd_cat: Path, tmp_path: Path) -> None:
