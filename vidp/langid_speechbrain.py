@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from vidp.devices import resolve_device
 from vidp.settings import get_settings
 
+if TYPE_CHECKING:
+    from speechbrain.inference.classifiers import EncoderClassifier
+
 __all__ = ["classify"]
 
 
 @lru_cache(maxsize=1)
-def _classifier(source: str):
+def _classifier(source: str) -> EncoderClassifier:
     from speechbrain.inference.classifiers import EncoderClassifier
 
     device = resolve_device(get_settings().device)

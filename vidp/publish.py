@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,7 +64,9 @@ def storage_for(output: str, video_id: str) -> Storage:
     return LocalStorage(Path(output.removeprefix("file://")), video_id)
 
 
-def publish(storage: Storage, files: dict[str, Path], build_manifest) -> dict[str, Any]:
+def publish(
+    storage: Storage, files: dict[str, Path], build_manifest: Callable[[dict[str, str]], dict[str, Any]]
+) -> dict[str, Any]:
     """Stage every file, build the manifest from their URIs, then commit; nothing half-published."""
     try:
         uris = {key: storage.stage(path, key) for key, path in files.items()}

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from vidp.detect import Detection
 from vidp.subtitles import Cue
+
+if TYPE_CHECKING:
+    from great_expectations.expectations import Expectation
 
 __all__ = ["QualityGateFailed", "check_outputs", "detections_frame", "cues_frame"]
 
@@ -31,7 +36,7 @@ def cues_frame(cues: list[Cue]) -> pd.DataFrame:
     return frame
 
 
-def _suites(duration_s: float):
+def _suites(duration_s: float) -> dict[str, list[Expectation]]:
     import great_expectations.expectations as gxe
 
     detections = [

@@ -5,11 +5,15 @@ from __future__ import annotations
 import importlib.util
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel
 
 from vidp.audio import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 __all__ = [
     "LanguageResult",
@@ -81,7 +85,7 @@ def language_windows(audio: np.ndarray, spans: list[tuple[int, int]]) -> list[np
     return [speech[i * size : (i + 1) * size] for i in picks if len(speech[i * size : (i + 1) * size])]
 
 
-def _whisper_probabilities(model, window: np.ndarray) -> list[tuple[str, float]]:
+def _whisper_probabilities(model: WhisperModel, window: np.ndarray) -> list[tuple[str, float]]:
     _, _, probabilities = model.detect_language(audio=window)
     return probabilities
 
@@ -96,7 +100,7 @@ def identify_language(
     audio: np.ndarray,
     *,
     backend: str,
-    whisper=None,
+    whisper: WhisperModel | None = None,
     speechbrain_source: str | None = None,
 ) -> LanguageResult:
     """Average the language probabilities of the speech windows, weighted by their length."""
@@ -118,7 +122,7 @@ def identify_language(
     return LanguageResult(code=code, probability=round(min(1.0, total / weight_sum), 4), method=backend)
 
 
-def transcribe(audio: np.ndarray, model, language: str) -> Transcript:
+def transcribe(audio: np.ndarray, model: WhisperModel, language: str) -> Transcript:
     """Transcribe with VAD (nothing is invented over silence) and word timestamps."""
     segments, _ = model.transcribe(
         audio,

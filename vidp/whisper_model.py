@@ -8,9 +8,13 @@ import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidp.devices import resolve_device
 from vidp.settings import get_settings
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 __all__ = ["resolve_whisper_model", "load_whisper"]
 
@@ -63,7 +67,7 @@ def resolve_whisper_model(name: str) -> str:
 
 
 @lru_cache(maxsize=2)
-def load_whisper(name: str):  # -> faster_whisper.WhisperModel
+def load_whisper(name: str) -> WhisperModel:
     """Load a faster-whisper model once per process: float16 on CUDA, int8 on the CPU."""
     from faster_whisper import WhisperModel
 
