@@ -29,6 +29,7 @@ from vidp.ingest import VideoRef, source_filename
 from vidp.manifest import FinalFile, RenditionFile, Results
 from vidp.options import ProcessOptions
 from vidp.probe import MediaInfo
+from vidp.publish import check_output
 from vidp.report import detections_table, markdown_report
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult, Transcript, require_backend
@@ -77,6 +78,7 @@ def process_video(
     weights = _resolve(options.detector_weights or settings.detector_weights)
     whisper = _resolve(options.whisper_model or settings.whisper_model)
     require_backend(options.language_backend)
+    check_output(output)
     clock, progress = StageClock(), _Progress()
 
     staged = ingest_video.submit(source)
@@ -89,7 +91,8 @@ def process_video(
     # Everything below starts now and overlaps; futures passed as inputs are waited for by Prefect.
     labels = options.resolutions
     sizes = [target_size(media.width, media.height, label) for label in labels]
-    renditions = rendition.map(unmapped(video), labels, sizes, unmapped(options.crf), unmapped(options.preset))
+    unique_sizes = list(dict.fromkeys(sizes))  # a small source gives several labels one size: encode it once
+    renditions = rendition.map(unmapped(video), unique_sizes, unmapped(options.crf), unmapped(options.preset))
     clock.track("renditions", *renditions)
     thumb_size = target_size(media.width, media.height, _THUMBNAIL_LABEL)
     thumbs = thumbnails.submit(video, media.duration_s, options.thumbnails, thumb_size)
@@ -113,6 +116,7 @@ def process_video(
     final_path, final_mode = final.result()
     progress(85, "encoded")
 
+    encoded = dict(zip(unique_sizes, renditions.result()))
     words = Transcript.load(text) if text else None
     results = Results(
         source=staged,
@@ -125,8 +129,8 @@ def process_video(
         srt=subs.srt if subs else None,
         vtt=subs.vtt if subs else None,
         renditions=[
-            RenditionFile(label=label, path=path, width=w, height=h)
-            for label, path, (w, h) in zip(labels, renditions.result(), sizes)
+            RenditionFile(label=label, path=encoded[(w, h)], width=w, height=h)
+            for label, (w, h) in zip(labels, sizes)
         ],
         final=FinalFile(
             label=labels[-1], path=final_path, width=sizes[-1][0], height=sizes[-1][1], subtitles=final_mode

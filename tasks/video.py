@@ -23,11 +23,10 @@ class SubtitleFiles(BaseModel):
 
 
 @task(cache_policy=CACHED)
-def rendition(video: VideoRef, label: str, size: tuple[int, int], crf: int, preset: str) -> Path:
+def rendition(video: VideoRef, size: tuple[int, int], crf: int, preset: str) -> Path:
     """One downscaled H.264/AAC copy without subtitles."""
-    return encode_rendition(
-        video.path, video.work_dir / f"rendition-{label}-crf{crf}-{preset}.mp4", size, crf, preset
-    )
+    w, h = size
+    return encode_rendition(video.path, video.work_dir / f"rendition-{w}x{h}-crf{crf}-{preset}.mp4", size, crf, preset)
 
 
 @task(cache_policy=CACHED)

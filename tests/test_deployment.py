@@ -10,9 +10,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from prefect.client.orchestration import get_client
-
 from conftest import REPO
+from prefect.client.orchestration import get_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())

@@ -11,6 +11,7 @@ __all__ = [
     "NoVideoStream",
     "TooLong",
     "UnsupportedSource",
+    "UnsupportedOutput",
 ]
 
 
@@ -27,6 +28,10 @@ class SourceNotFound(RejectedInput):
 
 class UnsupportedSource(RejectedInput):
     """The URI scheme is not one vidp reads."""
+
+
+class UnsupportedOutput(RejectedInput):
+    """The output location is not one vidp writes to."""
 
 
 class EmptyFile(RejectedInput):

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["Storage", "LocalStorage", "storage_for", "publish"]
+from vidp.errors import UnsupportedOutput
+
+__all__ = ["Storage", "LocalStorage", "check_output", "storage_for", "publish"]
 
 
 class Storage(Protocol):
@@ -57,10 +59,15 @@ class LocalStorage:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
+def check_output(output: str) -> None:
+    """Reject an output location no storage serves, before any work is done."""
+    if "://" in output and not output.startswith("file://"):
+        raise UnsupportedOutput(f"unsupported output {output!r}: give a local folder or a file:// URI")
+
+
 def storage_for(output: str, video_id: str) -> Storage:
     """The storage behind an output location: a local path or file:// URI for now."""
-    if "://" in output and not output.startswith("file://"):
-        raise ValueError(f"unsupported output {output!r}: give a local folder or a file:// URI")
+    check_output(output)
     return LocalStorage(Path(output.removeprefix("file://")), video_id)
 
 

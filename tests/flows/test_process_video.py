@@ -162,10 +162,13 @@ def test_soft_subtitles(first_run, hd_cat: Path, tmp_path: Path) -> None:
 
 def test_video_without_audio(prefect_server: str, media_dir: Path, tmp_path: Path) -> None:
     clip = make_clip(media_dir / "mute.mp4", duration_s=4, size=(320, 180), audio=False)
-    manifest, _ = run(clip, tmp_path, resolutions=["720p"])
+    manifest, run_id = run(clip, tmp_path, resolutions=["360p", "720p"])
     jsonschema.validate(manifest, SCHEMA)
     assert manifest["media"]["has_audio"] is False
     assert manifest["language"] == {"code": None, "probability": None, "method": "none"}
     assert manifest["subtitles"] == {"srt": None, "vtt": None} and manifest["transcript"]["uri"] is None
     assert manifest["final_video"]["subtitles"] == "none"
     assert (manifest["final_video"]["width"], manifest["final_video"]["height"]) == (320, 180), "not upscaled"
+    assert [(r["label"], r["width"], r["height"]) for r in manifest["renditions"]] == [
+        ("360p", 320, 180), ("720p", 320, 180)]
+    assert len(task_runs(run_id)["rendition"]) == 1, "one size, one encode"

@@ -76,6 +76,12 @@ def test_rejected_input_exits_2_with_one_line_and_publishes_nothing(
         assert not (Path(os.environ["VIDP_WORK_DIR"]) / video_id / "source").exists()
 
 
+def test_unsupported_output_is_rejected_before_any_work(prefect_server: str, bus_clip: Path) -> None:
+    done = vidp("process", str(bus_clip), "--output", "ftp://example.invalid/videos", "--json")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "vidp: rejected: unsupported output 'ftp://example.invalid/videos': give a local folder or a file:// URI"
+
+
 def test_invalid_option_exits_2(tmp_path: Path) -> None:
     done = vidp("process", "x.mp4", "--output", str(tmp_path), "--resolution", "4k")
     assert done.returncode == 2 and "resolutions" in done.stderr
