@@ -12,7 +12,9 @@ DEFAULT_CLIP = Path(__file__).resolve().parent / "out" / "bench_1080p.mp4"
 
 def parse_args(doc: str | None) -> argparse.Namespace:
     """`[source] [--json-out PATH]`, with the script's docstring as its help."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("source", nargs="?", type=Path, default=DEFAULT_CLIP, help="the clip")
     parser.add_argument("--json-out", type=Path, help="also write the JSON summary here")
     args = parser.parse_args()

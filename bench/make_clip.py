@@ -1,7 +1,7 @@
 """Build the benchmark clip: H.264 + AAC, a cat for part of it, English speech through most of it.
 
-    python bench/make_clip.py            # 60 s, 1920x1080, 25 fps: bench/out/bench_1080p.mp4
-    python bench/make_clip.py bench/out/short.mp4 --duration 8 --height 360
+python bench/make_clip.py            # 60 s, 1920x1080, 25 fps: bench/out/bench_1080p.mp4
+python bench/make_clip.py bench/out/short.mp4 --duration 8 --height 360
 """
 
 from __future__ import annotations

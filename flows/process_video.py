@@ -62,9 +62,13 @@ class _Progress:
         self._logger.info("progress %3.0f%%: %s", percent, what)
 
 
-@flow(name="process-video", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(
+    name="process-video", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=8)
+)
 def process_video(
-    source: str, output: str | None = None, options: ProcessOptions = ProcessOptions()  # noqa: B008
+    source: str,
+    output: str | None = None,
+    options: ProcessOptions = ProcessOptions(),  # noqa: B008
 ) -> dict[str, Any]:
     """Validate, analyse, encode and publish one video; return its manifest.
 
@@ -91,8 +95,12 @@ def process_video(
     # Everything below starts now and overlaps; futures passed as inputs are waited for by Prefect.
     labels = options.resolutions
     sizes = [target_size(media.width, media.height, label) for label in labels]
-    unique_sizes = list(dict.fromkeys(sizes))  # a small source gives several labels one size: encode it once
-    renditions = rendition.map(unmapped(video), unique_sizes, unmapped(options.crf), unmapped(options.preset))
+    unique_sizes = list(
+        dict.fromkeys(sizes)
+    )  # a small source gives several labels one size: encode it once
+    renditions = rendition.map(
+        unmapped(video), unique_sizes, unmapped(options.crf), unmapped(options.preset)
+    )
     clock.track("renditions", *renditions)
     thumb_size = target_size(media.width, media.height, _THUMBNAIL_LABEL)
     thumbs = thumbnails.submit(video, media.duration_s, options.thumbnails, thumb_size)
@@ -101,8 +109,14 @@ def process_video(
     clock.track("frames", frames)
     speech = _speech(video, media, options, whisper, clock)
     final = final_video.submit(
-        video, options.subtitles, speech.subtitles, speech.language, renditions[-1], sizes[-1],
-        options.crf, options.preset,
+        video,
+        options.subtitles,
+        speech.subtitles,
+        speech.language,
+        renditions[-1],
+        sizes[-1],
+        options.crf,
+        options.preset,
     )
     clock.track("final_video", final, after=("subtitles", "renditions"))
 
@@ -133,11 +147,20 @@ def process_video(
             for label, (w, h) in zip(labels, sizes)
         ],
         final=FinalFile(
-            label=labels[-1], path=final_path, width=sizes[-1][0], height=sizes[-1][1], subtitles=final_mode
+            label=labels[-1],
+            path=final_path,
+            width=sizes[-1][0],
+            height=sizes[-1][1],
+            subtitles=final_mode,
         ),
         thumbnails=thumbs.result(),
-        parameters={**options.model_dump(), "source": source, "output": output,
-                    "detector_weights": weights, "whisper_model": whisper},
+        parameters={
+            **options.model_dump(),
+            "source": source,
+            "output": output,
+            "detector_weights": weights,
+            "whisper_model": whisper,
+        },
     )
     manifest = publish_results(output, results, clock.timings())
     progress(100, f"published {manifest['final_video']['uri']}")
@@ -153,7 +176,9 @@ class _Speech(NamedTuple):
     subtitles: PrefectFuture[SubtitleFiles | None] | None
 
 
-def _speech(video: VideoRef, media: MediaInfo, options: ProcessOptions, whisper: str, clock: StageClock) -> _Speech:
+def _speech(
+    video: VideoRef, media: MediaInfo, options: ProcessOptions, whisper: str, clock: StageClock
+) -> _Speech:
     """Submit audio -> language -> transcript -> subtitles, when there is audio."""
     if not media.has_audio:
         return _Speech(LanguageResult(code=None, probability=None, method="none"), None, None)
@@ -176,8 +201,10 @@ def _animals(
     times = [frame_time(i, options.sample_fps) for i in range(len(frames))]
     starts = range(0, len(frames), size)
     batches = detect_batch.map(
-        [frames[i : i + size] for i in starts], [times[i : i + size] for i in starts],
-        unmapped(weights), unmapped(options.min_confidence),
+        [frames[i : i + size] for i in starts],
+        [times[i : i + size] for i in starts],
+        unmapped(weights),
+        unmapped(options.min_confidence),
     )
     clock.track("detection", *batches, after=("frames",))
     detections = [d for found in batches.result() for d in found]
@@ -189,7 +216,9 @@ def _animals(
 def _artifacts(manifest: dict[str, Any], detections: list[Detection]) -> None:
     """The report and the detections table on the run's Artifacts tab."""
     video_id = manifest["video_id"]
-    create_markdown_artifact(markdown_report(manifest), key=f"report-{video_id}", description="vidp report")
+    create_markdown_artifact(
+        markdown_report(manifest), key=f"report-{video_id}", description="vidp report"
+    )
     create_table_artifact(
         detections_table([d.model_dump() for d in detections]),
         key=f"detections-{video_id}",

@@ -26,7 +26,9 @@ class SubtitleFiles(BaseModel):
 def rendition(video: VideoRef, size: tuple[int, int], crf: int, preset: str) -> Path:
     """One downscaled H.264/AAC copy without subtitles."""
     w, h = size
-    return encode_rendition(video.path, video.work_dir / f"rendition-{w}x{h}-crf{crf}-{preset}.mp4", size, crf, preset)
+    return encode_rendition(
+        video.path, video.work_dir / f"rendition-{w}x{h}-crf{crf}-{preset}.mp4", size, crf, preset
+    )
 
 
 @task(cache_policy=CACHED)

@@ -16,7 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # Real COCO weights that load offline (see shared/models/README.md); yolo11n.pt needs internet.
-TEST_WEIGHTS = Path(os.environ.get("VIDP_TEST_WEIGHTS", REPO.parent / "shared" / "models" / "yolov8n_int8.tflite"))
+TEST_WEIGHTS = Path(
+    os.environ.get("VIDP_TEST_WEIGHTS", REPO.parent / "shared" / "models" / "yolov8n_int8.tflite")
+)
 
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["VIDP_DETECTOR_WEIGHTS"] = str(TEST_WEIGHTS)
@@ -28,7 +30,9 @@ def pytest_configure(config: pytest.Config) -> None:
             f"detector weights for tests not found at {TEST_WEIGHTS}: set VIDP_TEST_WEIGHTS"
         )
     if shutil.which("espeak-ng") is None:
-        raise pytest.UsageError("espeak-ng is needed to speak test sentences: apt-get install espeak-ng")
+        raise pytest.UsageError(
+            "espeak-ng is needed to speak test sentences: apt-get install espeak-ng"
+        )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -76,8 +80,12 @@ def cat_clip(media_dir: Path, speech) -> Path:
     from vidp.sample import asset, make_clip
 
     return make_clip(
-        media_dir / "cat.mp4", duration_s=10, still=asset("cat.jpg"), still_window=(3, 7),
-        speech=speech("en"), speech_at_s=1.0,
+        media_dir / "cat.mp4",
+        duration_s=10,
+        still=asset("cat.jpg"),
+        still_window=(3, 7),
+        speech=speech("en"),
+        speech_at_s=1.0,
     )
 
 
@@ -98,7 +106,12 @@ def spanish_clip(media_dir: Path, speech) -> Path:
     from vidp.sample import make_clip
 
     return make_clip(
-        media_dir / "spanish.mp4", duration_s=40, size=(320, 180), tone_s=32, speech=speech("es"), speech_at_s=33
+        media_dir / "spanish.mp4",
+        duration_s=40,
+        size=(320, 180),
+        tone_s=32,
+        speech=speech("es"),
+        speech_at_s=33,
     )
 
 
@@ -116,12 +129,28 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     home = tmp_path_factory.mktemp("prefect-home")
     port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "false"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
     log = (home / "server.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + 120
@@ -133,7 +162,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}")
+            raise RuntimeError(
+                f"prefect server did not start: {(home / 'server.log').read_text()[-2000:]}"
+            )
         time.sleep(0.5)
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -16,8 +16,20 @@ SAMPLE_RATE = 16_000
 def extract_audio(video: Path, out: Path) -> Path:
     """Write the first audio stream as 16 kHz mono 16-bit WAV."""
     run_ffmpeg(
-        ["-i", media_arg(video), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
-         "-c:a", "pcm_s16le", media_arg(out)]
+        [
+            "-i",
+            media_arg(video),
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-c:a",
+            "pcm_s16le",
+            media_arg(out),
+        ]
     )
     return out
 

@@ -68,14 +68,20 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 def _summary(manifest: dict[str, Any]) -> None:
-    table = Table(title=f"{manifest['source']['filename']} → {manifest['video_id']}", show_header=False)
+    table = Table(
+        title=f"{manifest['source']['filename']} → {manifest['video_id']}", show_header=False
+    )
     lang = manifest["language"]
     table.add_row("language", f"{lang['code'] or 'none'} ({lang['method']})")
-    animals = ", ".join(f"{a['label']} ({a['first_seen_s']:g}–{a['last_seen_s']:g} s)" for a in manifest["animals"])
+    animals = ", ".join(
+        f"{a['label']} ({a['first_seen_s']:g}–{a['last_seen_s']:g} s)" for a in manifest["animals"]
+    )
     table.add_row("animals", animals or "none")
     table.add_row("transcript", f"{manifest['transcript']['words']} words")
     final = manifest["final_video"]
-    table.add_row("final video", f"{final['uri']} ({final['width']}x{final['height']}, {final['subtitles']})")
+    table.add_row(
+        "final video", f"{final['uri']} ({final['width']}x{final['height']}, {final['subtitles']})"
+    )
     table.add_row("manifest", str(Path(final["uri"]).parent / "manifest.json"))
     table.add_row("total", f"{manifest['timings_s']['total']:.1f} s")
     Console().print(table)
@@ -84,8 +90,16 @@ def _summary(manifest: dict[str, Any]) -> None:
 @app.command()
 def process(
     source: Annotated[str, typer.Argument(help="Video to process: a local path or file:// URI.")],
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where results go [default: VIDP_OUTPUT or ./vidp-output].")] = None,
-    resolution: Annotated[Optional[list[str]], typer.Option("--resolution", "-r", help=_help("resolutions") + " Repeat for several.")] = None,
+    output: Annotated[
+        Optional[str],
+        typer.Option(
+            "--output", "-o", help="Where results go [default: VIDP_OUTPUT or ./vidp-output]."
+        ),
+    ] = None,
+    resolution: Annotated[
+        Optional[list[str]],
+        typer.Option("--resolution", "-r", help=_help("resolutions") + " Repeat for several."),
+    ] = None,
     subtitles: Annotated[Optional[str], typer.Option(help=_help("subtitles"))] = None,
     language: Annotated[Optional[str], typer.Option(help=_help("language"))] = None,
     language_backend: Annotated[Optional[str], typer.Option(help=_help("language_backend"))] = None,
@@ -96,15 +110,26 @@ def process(
     thumbnails: Annotated[Optional[int], typer.Option(help=_help("thumbnails"))] = None,
     detector_weights: Annotated[Optional[str], typer.Option(help=_help("detector_weights"))] = None,
     whisper_model: Annotated[Optional[str], typer.Option(help=_help("whisper_model"))] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")] = False,
-    refresh_cache: Annotated[bool, typer.Option(help="Recompute every step instead of reusing cached results.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")
+    ] = False,
+    refresh_cache: Annotated[
+        bool, typer.Option(help="Recompute every step instead of reusing cached results.")
+    ] = False,
 ) -> None:
     """Process one video: animals, language, transcript, subtitles, renditions, final video."""
     given = {
-        "resolutions": resolution, "subtitles": subtitles, "language": language,
-        "language_backend": language_backend, "sample_fps": sample_fps,
-        "min_confidence": min_confidence, "crf": crf, "preset": preset, "thumbnails": thumbnails,
-        "detector_weights": detector_weights, "whisper_model": whisper_model,
+        "resolutions": resolution,
+        "subtitles": subtitles,
+        "language": language,
+        "language_backend": language_backend,
+        "sample_fps": sample_fps,
+        "min_confidence": min_confidence,
+        "crf": crf,
+        "preset": preset,
+        "thumbnails": thumbnails,
+        "detector_weights": detector_weights,
+        "whisper_model": whisper_model,
     }
     try:
         options = ProcessOptions(**{k: v for k, v in given.items() if v is not None})
@@ -130,7 +155,9 @@ def process(
 
 @app.command()
 def demo(
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where results go.")] = None,
+    output: Annotated[
+        Optional[str], typer.Option("--output", "-o", help="Where results go.")
+    ] = None,
 ) -> None:
     """Make a 12 s sample video (a cat, an English sentence) and process it."""
     from vidp.sample import make_demo_video
@@ -140,7 +167,12 @@ def demo(
     err.print(f"sample video: {sample}", markup=False, highlight=False, soft_wrap=True)
     manifest = _run(str(sample), output, ProcessOptions())
     _summary(manifest)
-    err.print(f"results are in {Path(manifest['final_video']['uri']).parent}", markup=False, highlight=False, soft_wrap=True)
+    err.print(
+        f"results are in {Path(manifest['final_video']['uri']).parent}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 if __name__ == "__main__":

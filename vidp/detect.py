@@ -27,7 +27,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs to stdout otherwise
-os.environ.setdefault("YOLO_OFFLINE", "True")  # no telemetry or pip auto-installs; weights still download
+os.environ.setdefault(
+    "YOLO_OFFLINE", "True"
+)  # no telemetry or pip auto-installs; weights still download
 
 # COCO's animal classes, by name so any COCO-trained weights work.
 ANIMAL_LABELS = frozenset(
@@ -144,7 +146,12 @@ def save_best_crops(
             x1, y1, x2, y2 = best.box
             mx, my = (x2 - x1) * 0.1, (y2 - y1) * 0.1
             crop = image.crop(
-                (max(0, x1 - mx), max(0, y1 - my), min(image.width, x2 + mx), min(image.height, y2 + my))
+                (
+                    max(0, x1 - mx),
+                    max(0, y1 - my),
+                    min(image.width, x2 + mx),
+                    min(image.height, y2 + my),
+                )
             )
             path = out_dir / f"{summary.label}.jpg"
             crop.convert("RGB").save(path, quality=90)

@@ -38,14 +38,25 @@ def _x264(crf: int, preset: str) -> list[str]:
     return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
 
 
-def encode_rendition(
-    source: Path, out: Path, size: tuple[int, int], crf: int, preset: str
-) -> Path:
+def encode_rendition(source: Path, out: Path, size: tuple[int, int], crf: int, preset: str) -> Path:
     """H.264 + AAC at `size`, with the index up front so players start before the download ends."""
     w, h = size
     run_ffmpeg(
-        ["-i", media_arg(source), "-map", "0:v:0", "-map", "0:a:0?", "-vf", f"scale={w}:{h}",
-         *_x264(crf, preset), *_AUDIO, "-movflags", "+faststart", media_arg(out)]
+        [
+            "-i",
+            media_arg(source),
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0?",
+            "-vf",
+            f"scale={w}:{h}",
+            *_x264(crf, preset),
+            *_AUDIO,
+            "-movflags",
+            "+faststart",
+            media_arg(out),
+        ]
     )
     return out
 
@@ -80,8 +91,21 @@ def burn_subtitles(
     style = "FontName=DejaVu Sans,FontSize=20,Outline=1.5,Shadow=0,MarginV=18"
     vf = f"scale={w}:{h},subtitles=filename=burn.srt:fontsdir=fonts:charenc=UTF-8:force_style='{style}'"
     run_ffmpeg(
-        ["-i", media_arg(source), "-map", "0:v:0", "-map", "0:a:0?", "-vf", vf,
-         *_x264(crf, preset), *_AUDIO, "-movflags", "+faststart", media_arg(out)],
+        [
+            "-i",
+            media_arg(source),
+            "-map",
+            "0:v:0",
+            "-map",
+            "0:a:0?",
+            "-vf",
+            vf,
+            *_x264(crf, preset),
+            *_AUDIO,
+            "-movflags",
+            "+faststart",
+            media_arg(out),
+        ],
         cwd=work,
     )
     return out
@@ -100,9 +124,30 @@ def mux_soft_subtitles(video: Path, srt: Path, out: Path, language: str | None) 
     tag = _iso639_2(language)
     lang = ["-metadata:s:s:0", f"language={tag}"] if tag else []
     run_ffmpeg(
-        ["-i", media_arg(video), "-i", media_arg(srt), "-map", "0:v", "-map", "0:a?", "-map", "1:0",
-         "-c:v", "copy", "-c:a", "copy", "-c:s", "mov_text", *lang,
-         "-disposition:s:0", "default", "-movflags", "+faststart", media_arg(out)]
+        [
+            "-i",
+            media_arg(video),
+            "-i",
+            media_arg(srt),
+            "-map",
+            "0:v",
+            "-map",
+            "0:a?",
+            "-map",
+            "1:0",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "copy",
+            "-c:s",
+            "mov_text",
+            *lang,
+            "-disposition:s:0",
+            "default",
+            "-movflags",
+            "+faststart",
+            media_arg(out),
+        ]
     )
     return out
 
@@ -121,8 +166,17 @@ def make_thumbnails(
     w, h = size
     for i in range(count):
         out = out_dir / f"thumb_{i + 1:02d}.jpg"
-        args += ["-map", f"{i}:v:0", "-frames:v", "1", "-vf", f"scale={w}:{h}", "-q:v", "3",
-                 media_arg(out)]
+        args += [
+            "-map",
+            f"{i}:v:0",
+            "-frames:v",
+            "1",
+            "-vf",
+            f"scale={w}:{h}",
+            "-q:v",
+            "3",
+            media_arg(out),
+        ]
         outputs.append(out)
     run_ffmpeg(args)
     return outputs
@@ -132,4 +186,3 @@ def copy_video(video: Path, out: Path) -> Path:
     """The final video when no subtitles go in: the rendition's bytes as they are."""
     shutil.copyfile(video, out)
     return out
-

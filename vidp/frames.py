@@ -29,10 +29,14 @@ def sample_frames(video: Path, out_dir: Path, fps: float) -> list[Path]:
     )
     run_ffmpeg(
         [
-            "-i", media_arg(video),
-            "-map", "0:v:0",
-            "-vf", f"fps={fps},{scale}",
-            "-q:v", "2",
+            "-i",
+            media_arg(video),
+            "-map",
+            "0:v:0",
+            "-vf",
+            f"fps={fps},{scale}",
+            "-q:v",
+            "2",
             str(out_dir / "%06d.jpg"),
         ]
     )

@@ -80,39 +80,58 @@ class Results(BaseModel):
         out |= {f"renditions/{r.label}.mp4": r.path for r in self.renditions}
         out |= {f"thumbnails/{p.name}": p for p in self.thumbnails}
         out |= {f"animals/{a.label}.jpg": a.thumbnail for a in self.animals if a.thumbnail}
-        for key, path in (("transcript.json", self.transcript), ("subtitles.srt", self.srt),
-                          ("subtitles.vtt", self.vtt)):
+        for key, path in (
+            ("transcript.json", self.transcript),
+            ("subtitles.srt", self.srt),
+            ("subtitles.vtt", self.vtt),
+        ):
             if path is not None:
                 out[key] = path
         return out
 
 
-def build_manifest(results: Results, uris: dict[str, str], timings_s: dict[str, float]) -> dict[str, Any]:
+def build_manifest(
+    results: Results, uris: dict[str, str], timings_s: dict[str, float]
+) -> dict[str, Any]:
     """The manifest for `results` once their files are at `uris` (keyed like `Results.files`)."""
     from vidp import __version__
 
     r = results
 
     def video(label: str, key: str, f: RenditionFile) -> dict[str, Any]:
-        return {"label": label, "uri": uris[key], "width": f.width, "height": f.height,
-                "size_bytes": f.path.stat().st_size}
+        return {
+            "label": label,
+            "uri": uris[key],
+            "width": f.width,
+            "height": f.height,
+            "size_bytes": f.path.stat().st_size,
+        }
 
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "video_id": r.source.ref.video_id,
         "status": "completed",
-        "source": {"uri": r.source.uri, "filename": r.source.filename,
-                   "size_bytes": r.source.size_bytes, "sha256": r.source.ref.sha256},
+        "source": {
+            "uri": r.source.uri,
+            "filename": r.source.filename,
+            "size_bytes": r.source.size_bytes,
+            "sha256": r.source.ref.sha256,
+        },
         "media": r.media.model_dump(exclude={"format_name"}),
         "language": r.language.model_dump(),
         "animals": [
             a.model_dump(exclude={"thumbnail"}) | {"thumbnail": uris.get(f"animals/{a.label}.jpg")}
             for a in r.animals
         ],
-        "transcript": {"segments": r.segments, "words": r.words, "uri": uris.get("transcript.json")},
+        "transcript": {
+            "segments": r.segments,
+            "words": r.words,
+            "uri": uris.get("transcript.json"),
+        },
         "subtitles": {"srt": uris.get("subtitles.srt"), "vtt": uris.get("subtitles.vtt")},
         "renditions": [video(x.label, f"renditions/{x.label}.mp4", x) for x in r.renditions],
-        "final_video": video(r.final.label, "final.mp4", r.final) | {"subtitles": r.final.subtitles},
+        "final_video": video(r.final.label, "final.mp4", r.final)
+        | {"subtitles": r.final.subtitles},
         "thumbnails": [uris[f"thumbnails/{p.name}"] for p in r.thumbnails],
         "timings_s": {k: round(v, 3) for k, v in timings_s.items()},
         "parameters": r.parameters,

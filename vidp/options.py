@@ -37,7 +37,9 @@ class ProcessOptions(BaseModel):
     language_backend: Literal["whisper", "speechbrain"] = Field(
         "whisper", description="Language identification backend (speechbrain is an extra)."
     )
-    sample_fps: float = Field(1.0, gt=0, le=30, description="Frames per second sent to the detector.")
+    sample_fps: float = Field(
+        1.0, gt=0, le=30, description="Frames per second sent to the detector."
+    )
     min_confidence: float = Field(0.5, ge=0, le=1, description="Lowest detection confidence kept.")
     thumbnails: int = Field(4, ge=0, le=20, description="Evenly spaced thumbnails to make.")
     detector_weights: str | None = Field(

@@ -65,7 +65,9 @@ def probe(path: Path, max_duration_s: float, name: str | None = None) -> MediaIn
         if container.format.name in _NOT_VIDEO_FORMATS:
             raise NotMedia(f"{name} is not a video (detected as {container.format.long_name})")
         videos = [
-            s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+            s
+            for s in container.streams.video
+            if not s.disposition & av.stream.Disposition.attached_pic
         ]
         if not videos:
             raise NoVideoStream(f"{name} has no video stream")

@@ -62,7 +62,9 @@ class LocalStorage:
 def check_output(output: str) -> None:
     """Reject an output location no storage serves, before any work is done."""
     if "://" in output and not output.startswith("file://"):
-        raise UnsupportedOutput(f"unsupported output {output!r}: give a local folder or a file:// URI")
+        raise UnsupportedOutput(
+            f"unsupported output {output!r}: give a local folder or a file:// URI"
+        )
 
 
 def storage_for(output: str, video_id: str) -> Storage:
@@ -72,7 +74,9 @@ def storage_for(output: str, video_id: str) -> Storage:
 
 
 def publish(
-    storage: Storage, files: dict[str, Path], build_manifest: Callable[[dict[str, str]], dict[str, Any]]
+    storage: Storage,
+    files: dict[str, Path],
+    build_manifest: Callable[[dict[str, str]], dict[str, Any]],
 ) -> dict[str, Any]:
     """Stage every file, build the manifest from their URIs, then commit; nothing half-published."""
     try:

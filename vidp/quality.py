@@ -69,8 +69,10 @@ def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: floa
         frame = {"detections": detections, "cues": cues}[name]
         if frame.empty:
             continue
-        batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name).get_batch(
-            batch_parameters={"dataframe": frame}
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe(name)
+            .get_batch(batch_parameters={"dataframe": frame})
         )
         suite = gx.ExpectationSuite(name=name, expectations=expectations)
         for result in batch.validate(suite).results:
@@ -79,7 +81,9 @@ def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: floa
                 continue
             config = result.expectation_config
             columns = ",".join(
-                str(config.kwargs[k]) for k in ("column", "column_A", "column_B") if k in config.kwargs
+                str(config.kwargs[k])
+                for k in ("column", "column_A", "column_B")
+                if k in config.kwargs
             )
             failures.append(f"{name}: {config.type}({columns})")
     if failures:

@@ -41,7 +41,16 @@ def make_clip(
     graph: list[str] = []
     n = 1
     if still is not None:
-        inputs += ["-loop", "1", "-framerate", str(fps), "-t", str(duration_s), "-i", media_arg(still)]
+        inputs += [
+            "-loop",
+            "1",
+            "-framerate",
+            str(fps),
+            "-t",
+            str(duration_s),
+            "-i",
+            media_arg(still),
+        ]
         graph.append(f"[{n}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,setsar=1[still]")
         a, b = still_window or (0.0, duration_s)
         graph.append(f"[0:v][still]overlay=(W-w)/2:(H-h)/2:enable='between(t,{a},{b})'[v]")
@@ -65,9 +74,22 @@ def make_clip(
         graph.append(f"{''.join(mix)}amix=inputs={len(mix)}:duration=first:normalize=0[a]")
         maps += ["-map", "[a]", "-c:a", "aac", "-b:a", "96k"]
     run_ffmpeg(
-        [*inputs, *(["-filter_complex", ";".join(graph)] if graph else []), *maps,
-         "-t", str(duration_s), "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
-         "-pix_fmt", "yuv420p", media_arg(out)]
+        [
+            *inputs,
+            *(["-filter_complex", ";".join(graph)] if graph else []),
+            *maps,
+            "-t",
+            str(duration_s),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            media_arg(out),
+        ]
     )
     return out
 
@@ -75,6 +97,10 @@ def make_clip(
 def make_demo_video(out: Path) -> Path:
     """12 s: a cat from 2 s to 10 s, and an English sentence from 1 s."""
     return make_clip(
-        out, duration_s=12, still=asset("cat.jpg"), still_window=(2, 10), speech=asset("speech_en.m4a"),
+        out,
+        duration_s=12,
+        still=asset("cat.jpg"),
+        still_window=(2, 10),
+        speech=asset("speech_en.m4a"),
         speech_at_s=1.0,
     )

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "vidp" / "models",
         description="Where model files assembled from installed packages are kept.",
     )
-    detector_weights: str = Field("yolo11n.pt", description="Ultralytics YOLO weights (name or path).")
+    detector_weights: str = Field(
+        "yolo11n.pt", description="Ultralytics YOLO weights (name or path)."
+    )
     whisper_model: str = Field(
         "base", description="faster-whisper model: a size name, a hub id or a local directory."
     )

@@ -82,7 +82,9 @@ def language_windows(audio: np.ndarray, spans: list[tuple[int, int]]) -> list[np
     size = int(_WINDOW_S * SAMPLE_RATE)
     count = max(1, -(-len(speech) // size))
     picks = sorted({round(i * (count - 1) / max(1, _MAX_WINDOWS - 1)) for i in range(_MAX_WINDOWS)})
-    return [speech[i * size : (i + 1) * size] for i in picks if len(speech[i * size : (i + 1) * size])]
+    return [
+        speech[i * size : (i + 1) * size] for i in picks if len(speech[i * size : (i + 1) * size])
+    ]
 
 
 def _whisper_probabilities(model: WhisperModel, window: np.ndarray) -> list[tuple[str, float]]:
@@ -119,7 +121,9 @@ def identify_language(
             totals[code] += p * weight
         weight_sum += weight
     code, total = max(totals.items(), key=lambda kv: kv[1])
-    return LanguageResult(code=code, probability=round(min(1.0, total / weight_sum), 4), method=backend)
+    return LanguageResult(
+        code=code, probability=round(min(1.0, total / weight_sum), 4), method=backend
+    )
 
 
 def transcribe(audio: np.ndarray, model: WhisperModel, language: str) -> Transcript:
@@ -137,7 +141,12 @@ def transcribe(audio: np.ndarray, model: WhisperModel, language: str) -> Transcr
         if not text:
             continue
         words = [
-            Word(start=round(w.start, 3), end=round(w.end, 3), word=w.word, probability=round(w.probability, 4))
+            Word(
+                start=round(w.start, 3),
+                end=round(w.end, 3),
+                word=w.word,
+                probability=round(w.probability, 4),
+            )
             for w in s.words or []
         ]
         out.append(Segment(start=round(s.start, 3), end=round(s.end, 3), text=text, words=words))

@@ -36,7 +36,9 @@ class StageClock:
 
     def _began(self, stage: str) -> float:
         start = self._spans[stage][0]
-        return max([start, *(self._spans[d][1] for d in self._after.get(stage, ()) if d in self._spans)])
+        return max(
+            [start, *(self._spans[d][1] for d in self._after.get(stage, ()) if d in self._spans)]
+        )
 
     def timings(self) -> dict[str, float]:
         """Seconds per finished stage, and `total` since the clock started."""

@@ -68,7 +68,12 @@ def _segment_words(segment: Segment) -> list[Word]:
     tokens = segment.text.split()  # no word timestamps: spread the segment's time evenly
     step = (segment.end - segment.start) / max(1, len(tokens))
     return [
-        Word(start=segment.start + i * step, end=segment.start + (i + 1) * step, word=t, probability=1.0)
+        Word(
+            start=segment.start + i * step,
+            end=segment.start + (i + 1) * step,
+            word=t,
+            probability=1.0,
+        )
         for i, t in enumerate(tokens)
     ]
 
@@ -111,7 +116,9 @@ def build_cues(segments: list[Segment], duration_s: float) -> list[Cue]:
     texts: list[str] = []
     prev_end = 0
     for start_s, end_s, text in _group(segments):
-        start = max(round(start_s * 1000), prev_end)  # never overlap; dense speech shifts a cue later
+        start = max(
+            round(start_s * 1000), prev_end
+        )  # never overlap; dense speech shifts a cue later
         end = max(round(end_s * 1000), start + min_ms)
         timed.append([start, end])
         texts.append(text)

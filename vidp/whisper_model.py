@@ -38,7 +38,9 @@ def _assemble_packaged_base(models_dir: Path) -> Path | None:
     if any(p is None for p in parts):
         return None
     target = models_dir / "whisper-base"
-    if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == _PACKAGED_BASE_SIZE:
+    if (target / "model.bin").is_file() and (
+        target / "model.bin"
+    ).stat().st_size == _PACKAGED_BASE_SIZE:
         return target
     target.mkdir(parents=True, exist_ok=True)
     for part_dir in parts:
@@ -75,4 +77,6 @@ def load_whisper(name: str) -> WhisperModel:
     compute_type = "float16" if device == "cuda" else "int8"
     path = resolve_whisper_model(name)
     logger.info("loading whisper %s on %s (%s)", path, device, compute_type)
-    return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=os.cpu_count() or 0)
+    return WhisperModel(
+        path, device=device, compute_type=compute_type, cpu_threads=os.cpu_count() or 0
+    )

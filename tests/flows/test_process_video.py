@@ -28,23 +28,41 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
 HOSTILE = """cat's "video": [take 1] 50% é,x.mp4"""
-MODEL_AND_ENCODE_TASKS = {"rendition", "sample_video_frames", "detect_batch", "summarize", "audio_track",
-                          "spoken_language", "transcript", "subtitle_files", "final_video", "thumbnails"}
+MODEL_AND_ENCODE_TASKS = {
+    "rendition",
+    "sample_video_frames",
+    "detect_batch",
+    "summarize",
+    "audio_track",
+    "spoken_language",
+    "transcript",
+    "subtitle_files",
+    "final_video",
+    "thumbnails",
+}
 
 
 @pytest.fixture(scope="module")
 def hd_cat(media_dir: Path, speech, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """10 s of 1280x720 with the cat on screen from 3 s to 7 s and English speech, under a hostile name."""
-    clip = make_clip(media_dir / "hd-cat.mp4", duration_s=10, size=(1280, 720), still=asset("cat.jpg"),
-                     still_window=(3, 7), speech=speech("en"), speech_at_s=1.0)
+    clip = make_clip(
+        media_dir / "hd-cat.mp4",
+        duration_s=10,
+        size=(1280, 720),
+        still=asset("cat.jpg"),
+        still_window=(3, 7),
+        speech=speech("en"),
+        speech_at_s=1.0,
+    )
     hostile = tmp_path_factory.mktemp("uploads") / HOSTILE
     shutil.copyfile(clip, hostile)
     return hostile
 
 
 def run(source: Path, output: Path, **options):
-    state = process_video(source=str(source), output=str(output), options=ProcessOptions(**options),
-                          return_state=True)
+    state = process_video(
+        source=str(source), output=str(output), options=ProcessOptions(**options), return_state=True
+    )
     assert state.is_completed(), state.message
     return state.result(), state.state_details.flow_run_id
 
@@ -54,7 +72,9 @@ def task_runs(flow_run_id: UUID) -> dict[str, list]:
     deadline = time.monotonic() + 30
     with get_client(sync_client=True) as client:
         while True:
-            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
             if all(r.state.is_final() for r in runs) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
@@ -77,9 +97,15 @@ class TestFirstRun:
         jsonschema.validate(manifest, SCHEMA, format_checker=jsonschema.FormatChecker())
         on_disk = json.loads((output / manifest["video_id"] / "manifest.json").read_text())
         assert on_disk == manifest
-        for uri in [manifest["final_video"]["uri"], manifest["subtitles"]["srt"], manifest["subtitles"]["vtt"],
-                    manifest["transcript"]["uri"], *manifest["thumbnails"],
-                    *(r["uri"] for r in manifest["renditions"]), *(a["thumbnail"] for a in manifest["animals"])]:
+        for uri in [
+            manifest["final_video"]["uri"],
+            manifest["subtitles"]["srt"],
+            manifest["subtitles"]["vtt"],
+            manifest["transcript"]["uri"],
+            *manifest["thumbnails"],
+            *(r["uri"] for r in manifest["renditions"]),
+            *(a["thumbnail"] for a in manifest["animals"]),
+        ]:
             assert Path(uri).is_file() and Path(uri).is_relative_to(output / manifest["video_id"])
         assert not [p for p in output.iterdir() if p.name.startswith(".")], "no staging left behind"
 
@@ -100,22 +126,36 @@ class TestFirstRun:
     def test_videos(self, first_run) -> None:
         manifest, _, _ = first_run
         assert [(r["label"], r["width"], r["height"]) for r in manifest["renditions"]] == [
-            ("360p", 640, 360), ("480p", 854, 480)]
+            ("360p", 640, 360),
+            ("480p", 854, 480),
+        ]
         final = manifest["final_video"]
-        assert (final["label"], final["width"], final["height"], final["subtitles"]) == ("480p", 854, 480, "burned")
+        assert (final["label"], final["width"], final["height"], final["subtitles"]) == (
+            "480p",
+            854,
+            480,
+            "burned",
+        )
         with av.open(final["uri"]) as container:
             video = container.streams.video[0]
             assert (video.codec_context.width, video.codec_context.height) == (854, 480)
             assert container.streams.audio[0].codec_context.name == "aac"
         assert len(manifest["thumbnails"]) == 4
-        assert set(manifest["timings_s"]) >= {"total", "renditions", "detection", "transcription", "final_video"}
+        assert set(manifest["timings_s"]) >= {
+            "total",
+            "renditions",
+            "detection",
+            "transcription",
+            "final_video",
+        }
 
     def test_run_is_named_after_the_file_and_shows_artifacts(self, first_run) -> None:
         manifest, run_id, _ = first_run
         with get_client(sync_client=True) as client:
             assert client.read_flow_run(run_id).name == f"process-{HOSTILE}"
             artifacts = client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+            )
         by_type = {a.type: a for a in artifacts}
         assert {"markdown", "table", "progress"} <= set(by_type)
         report = by_type["markdown"]
@@ -134,15 +174,24 @@ def test_second_run_is_served_from_cache(first_run, hd_cat: Path, tmp_path: Path
     states = {name: {r.state.name for r in runs.get(name, [])} for name in MODEL_AND_ENCODE_TASKS}
     assert states == {name: {"Cached"} for name in MODEL_AND_ENCODE_TASKS}
     assert manifest["video_id"] == first["video_id"]
-    assert manifest["language"] == first["language"] and manifest["transcript"]["words"] == first["transcript"]["words"]
-    assert [{**a, "thumbnail": None} for a in manifest["animals"]] == [{**a, "thumbnail": None} for a in first["animals"]]
+    assert (
+        manifest["language"] == first["language"]
+        and manifest["transcript"]["words"] == first["transcript"]["words"]
+    )
+    assert [{**a, "thumbnail": None} for a in manifest["animals"]] == [
+        {**a, "thumbnail": None} for a in first["animals"]
+    ]
     assert manifest["timings_s"]["total"] < first["timings_s"]["total"] / 3
 
 
 def test_model_tasks_carry_the_gpu_tag_for_concurrency_limits(first_run) -> None:
     _, run_id, _ = first_run
     runs = task_runs(run_id)
-    assert all("gpu" in r.tags for name in ("detect_batch", "spoken_language", "transcript") for r in runs[name])
+    assert all(
+        "gpu" in r.tags
+        for name in ("detect_batch", "spoken_language", "transcript")
+        for r in runs[name]
+    )
     assert all("gpu" not in r.tags for r in runs["rendition"])
 
 
@@ -156,8 +205,9 @@ def test_soft_subtitles(first_run, hd_cat: Path, tmp_path: Path) -> None:
     manifest, _ = run(hd_cat, tmp_path, resolutions=["360p", "480p"], subtitles="soft")
     assert manifest["final_video"]["subtitles"] == "soft"
     with av.open(manifest["final_video"]["uri"]) as container:
-        assert [(s.codec_context.name, s.metadata.get("language")) for s in container.streams.subtitles] == [
-            ("mov_text", "eng")]
+        assert [
+            (s.codec_context.name, s.metadata.get("language")) for s in container.streams.subtitles
+        ] == [("mov_text", "eng")]
 
 
 def test_video_without_audio(prefect_server: str, media_dir: Path, tmp_path: Path) -> None:
@@ -166,9 +216,16 @@ def test_video_without_audio(prefect_server: str, media_dir: Path, tmp_path: Pat
     jsonschema.validate(manifest, SCHEMA)
     assert manifest["media"]["has_audio"] is False
     assert manifest["language"] == {"code": None, "probability": None, "method": "none"}
-    assert manifest["subtitles"] == {"srt": None, "vtt": None} and manifest["transcript"]["uri"] is None
+    assert (
+        manifest["subtitles"] == {"srt": None, "vtt": None}
+        and manifest["transcript"]["uri"] is None
+    )
     assert manifest["final_video"]["subtitles"] == "none"
-    assert (manifest["final_video"]["width"], manifest["final_video"]["height"]) == (320, 180), "not upscaled"
+    assert (manifest["final_video"]["width"], manifest["final_video"]["height"]) == (320, 180), (
+        "not upscaled"
+    )
     assert [(r["label"], r["width"], r["height"]) for r in manifest["renditions"]] == [
-        ("360p", 320, 180), ("720p", 320, 180)]
+        ("360p", 320, 180),
+        ("720p", 320, 180),
+    ]
     assert len(task_runs(run_id)["rendition"]) == 1, "one size, one encode"

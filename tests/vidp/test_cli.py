@@ -24,23 +24,48 @@ SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.jso
 
 def vidp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*VIDP, *args], capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, **(env or {})}
+        [*VIDP, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
     )
 
 
-def test_json_run_prints_only_the_manifest(prefect_server: str, bus_clip: Path, tmp_path: Path) -> None:
-    done = vidp("process", str(bus_clip), "--output", str(tmp_path), "--resolution", "360p",
-                "--subtitles", "soft", "--sample-fps", "2", "--min-confidence", "0.4", "--json")
+def test_json_run_prints_only_the_manifest(
+    prefect_server: str, bus_clip: Path, tmp_path: Path
+) -> None:
+    done = vidp(
+        "process",
+        str(bus_clip),
+        "--output",
+        str(tmp_path),
+        "--resolution",
+        "360p",
+        "--subtitles",
+        "soft",
+        "--sample-fps",
+        "2",
+        "--min-confidence",
+        "0.4",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout)
     jsonschema.validate(manifest, SCHEMA)
     assert manifest["animals"] == []  # a bus and people, no animal
-    assert manifest["parameters"]["sample_fps"] == 2 and manifest["parameters"]["min_confidence"] == 0.4
+    assert (
+        manifest["parameters"]["sample_fps"] == 2
+        and manifest["parameters"]["min_confidence"] == 0.4
+    )
     assert (tmp_path / manifest["video_id"] / "manifest.json").is_file()
 
 
 @pytest.fixture(scope="module")
-def bad_inputs(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
+def bad_inputs(
+    media_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, dict]]:
     folder = tmp_path_factory.mktemp("bad")
     good = make_clip(media_dir / "cli-good.mp4", duration_s=3, size=(320, 180))
     (folder / "empty.mp4").write_bytes(b"")
@@ -58,7 +83,9 @@ def bad_inputs(media_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     }
 
 
-@pytest.mark.parametrize("case", ["empty", "not media", "truncated", "no video stream", "too long", "missing"])
+@pytest.mark.parametrize(
+    "case", ["empty", "not media", "truncated", "no video stream", "too long", "missing"]
+)
 def test_rejected_input_exits_2_with_one_line_and_publishes_nothing(
     case: str, bad_inputs, prefect_server: str, tmp_path: Path
 ) -> None:
@@ -70,16 +97,23 @@ def test_rejected_input_exits_2_with_one_line_and_publishes_nothing(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vidp: rejected: ") and source.name in lines[0]
     assert not (tmp_path / "out").exists()
-    assert (source.read_bytes() if source.exists() else None) == before, "the source is never modified"
+    assert (source.read_bytes() if source.exists() else None) == before, (
+        "the source is never modified"
+    )
     if before:  # no copy of the rejected file is kept in the work directory
         video_id = hashlib.sha256(before).hexdigest()[:16]
         assert not (Path(os.environ["VIDP_WORK_DIR"]) / video_id / "source").exists()
 
 
-def test_unsupported_output_is_rejected_before_any_work(prefect_server: str, bus_clip: Path) -> None:
+def test_unsupported_output_is_rejected_before_any_work(
+    prefect_server: str, bus_clip: Path
+) -> None:
     done = vidp("process", str(bus_clip), "--output", "ftp://example.invalid/videos", "--json")
     assert done.returncode == 2
-    assert done.stderr.strip() == "vidp: rejected: unsupported output 'ftp://example.invalid/videos': give a local folder or a file:// URI"
+    assert (
+        done.stderr.strip()
+        == "vidp: rejected: unsupported output 'ftp://example.invalid/videos': give a local folder or a file:// URI"
+    )
 
 
 def test_invalid_option_exits_2(tmp_path: Path) -> None:
@@ -90,8 +124,15 @@ def test_invalid_option_exits_2(tmp_path: Path) -> None:
 def test_speechbrain_without_the_extra_fails_before_any_work(
     prefect_server: str, bus_clip: Path, tmp_path: Path
 ) -> None:
-    done = vidp("process", str(bus_clip), "--output", str(tmp_path / "out"), "--language-backend", "speechbrain",
-                "--json")
+    done = vidp(
+        "process",
+        str(bus_clip),
+        "--output",
+        str(tmp_path / "out"),
+        "--language-backend",
+        "speechbrain",
+        "--json",
+    )
     assert done.returncode == 1
     assert "pip install 'vidp[speechbrain]'" in done.stderr
     assert not (tmp_path / "out").exists()
@@ -102,5 +143,7 @@ def test_demo_makes_a_sample_and_processes_it(prefect_server: str, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     manifest_path = next(tmp_path.glob("*/manifest.json"))
     manifest = json.loads(manifest_path.read_text())
-    assert [a["label"] for a in manifest["animals"]] == ["cat"] and manifest["language"]["code"] == "en"
+    assert [a["label"] for a in manifest["animals"]] == ["cat"] and manifest["language"][
+        "code"
+    ] == "en"
     assert f"results are in {manifest_path.parent}" in done.stderr

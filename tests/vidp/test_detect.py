@@ -21,7 +21,9 @@ def analyse(clip: Path, out: Path, fps: float = 1.0):
     return frames, detections, summarize_animals(detections)
 
 
-def test_frames_are_sampled_once_and_scaled_for_the_detector(cat_clip: Path, tmp_path: Path) -> None:
+def test_frames_are_sampled_once_and_scaled_for_the_detector(
+    cat_clip: Path, tmp_path: Path
+) -> None:
     from PIL import Image
 
     frames = sample_frames(cat_clip, tmp_path / "frames", 2.0)

@@ -38,7 +38,10 @@ def streams(video: Path) -> dict[str, list]:
         return {
             "video": [s.codec_context.name for s in container.streams.video],
             "audio": [s.codec_context.name for s in container.streams.audio],
-            "subtitle": [(s.codec_context.name, s.metadata.get("language")) for s in container.streams.subtitles],
+            "subtitle": [
+                (s.codec_context.name, s.metadata.get("language"))
+                for s in container.streams.subtitles
+            ],
         }
 
 
@@ -50,7 +53,10 @@ def source(media_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def srt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("subs") / "subtitles.srt"
-    path.write_text(to_srt([Cue(start=1.0, end=4.0, lines=["Le chat dort — ça va?", "Subtitles work"])]), "utf-8")
+    path.write_text(
+        to_srt([Cue(start=1.0, end=4.0, lines=["Le chat dort — ça va?", "Subtitles work"])]),
+        "utf-8",
+    )
     return path
 
 
@@ -71,15 +77,26 @@ class TestTargetSize:
 
 class TestRendition:
     def test_downscaled_h264_aac_with_index_first(self, source: Path, tmp_path: Path) -> None:
-        out = encode_rendition(source, tmp_path / "r.mp4", target_size(640, 360, "360p"), 28, "veryfast")
+        out = encode_rendition(
+            source, tmp_path / "r.mp4", target_size(640, 360, "360p"), 28, "veryfast"
+        )
         info = probe(out, 60)
-        assert (info.width, info.height, info.video_codec, info.audio_codec) == (640, 360, "h264", "aac")
+        assert (info.width, info.height, info.video_codec, info.audio_codec) == (
+            640,
+            360,
+            "h264",
+            "aac",
+        )
         data = out.read_bytes()
-        assert data.index(b"moov") < data.index(b"mdat"), "+faststart puts the index before the media"
+        assert data.index(b"moov") < data.index(b"mdat"), (
+            "+faststart puts the index before the media"
+        )
 
     def test_small_source_is_not_upscaled(self, media_dir: Path, tmp_path: Path) -> None:
         small = make_clip(media_dir / "encode-small.mp4", duration_s=2, size=(320, 180))
-        out = encode_rendition(small, tmp_path / "r.mp4", target_size(320, 180, "720p"), 23, "veryfast")
+        out = encode_rendition(
+            small, tmp_path / "r.mp4", target_size(320, 180, "720p"), 23, "veryfast"
+        )
         info = probe(out, 60)
         assert (info.width, info.height) == (320, 180)
 
@@ -93,7 +110,7 @@ class TestSubtitles:
         burned = burn_subtitles(source, srt, tmp_path / "burned.mp4", size, 18, "veryfast")
         during = np.abs(frame_at(burned, 2.0) - frame_at(plain, 2.0)).mean(axis=2)
         after = np.abs(frame_at(burned, 4.6) - frame_at(plain, 4.6)).mean(axis=2)
-        lower, upper = during[int(360 * 0.7):], during[: int(360 * 0.5)]
+        lower, upper = during[int(360 * 0.7) :], during[: int(360 * 0.5)]
         assert (lower > 60).mean() > 0.01, "text pixels in the lower part while the cue is on"
         assert (upper > 60).mean() < 0.001
         assert (after > 60).mean() < 0.001, "nothing burned after the cue ends"
@@ -113,7 +130,7 @@ class TestSubtitles:
         out = burn_subtitles(src, subs, hostile / "out [final].mp4", (640, 360), 18, "veryfast")
         plain = encode_rendition(source, tmp_path / "plain.mp4", (640, 360), 18, "veryfast")
         during = np.abs(frame_at(out, 2.0) - frame_at(plain, 2.0)).mean(axis=2)
-        assert (during[int(360 * 0.7):] > 60).mean() > 0.01
+        assert (during[int(360 * 0.7) :] > 60).mean() > 0.01
 
     def test_soft_subtitles_are_a_track_and_nothing_is_re_encoded(
         self, source: Path, srt: Path, tmp_path: Path
@@ -131,7 +148,12 @@ class TestSubtitles:
 
 def test_thumbnails_are_evenly_spaced_jpegs(source: Path, tmp_path: Path) -> None:
     thumbs = make_thumbnails(source, tmp_path / "t", duration_s=5, count=4, size=(320, 180))
-    assert [p.name for p in thumbs] == ["thumb_01.jpg", "thumb_02.jpg", "thumb_03.jpg", "thumb_04.jpg"]
+    assert [p.name for p in thumbs] == [
+        "thumb_01.jpg",
+        "thumb_02.jpg",
+        "thumb_03.jpg",
+        "thumb_04.jpg",
+    ]
     from PIL import Image
 
     images = [np.asarray(Image.open(p)) for p in thumbs]

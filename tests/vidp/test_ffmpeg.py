@@ -14,8 +14,12 @@ from vidp.ffmpeg import FfmpegError, run_ffmpeg
 def test_pip_only_ffmpeg_can_do_everything_vidp_asks() -> None:
     """The imageio-ffmpeg static build (used when ffmpeg is not on PATH) has x264, AAC and libass."""
     exe = imageio_ffmpeg.get_ffmpeg_exe()
-    encoders = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
-    filters = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+    encoders = subprocess.run(
+        [exe, "-hide_banner", "-encoders"], capture_output=True, text=True
+    ).stdout
+    filters = subprocess.run(
+        [exe, "-hide_banner", "-filters"], capture_output=True, text=True
+    ).stdout
     assert "libx264" in encoders and " aac " in encoders and "mov_text" in encoders
     assert " subtitles " in filters and " scale " in filters
 

@@ -32,13 +32,21 @@ def clips(media_dir: Path) -> dict[str, Path]:
     text.write_text("these are my notes, not a video\n")
     empty = media_dir / "probe-empty.mp4"
     empty.write_bytes(b"")
-    return {"good": good, "silent": silent, "truncated": truncated, "cut_body": cut_body,
-            "audio_only": audio_only,
-            "text": text, "empty": empty}
+    return {
+        "good": good,
+        "silent": silent,
+        "truncated": truncated,
+        "cut_body": cut_body,
+        "audio_only": audio_only,
+        "text": text,
+        "empty": empty,
+    }
 
 
 class TestIngest:
-    def test_hashes_copies_and_leaves_source_alone(self, clips: dict[str, Path], tmp_path: Path) -> None:
+    def test_hashes_copies_and_leaves_source_alone(
+        self, clips: dict[str, Path], tmp_path: Path
+    ) -> None:
         source = clips["good"]
         before = (source.read_bytes(), source.stat().st_mtime_ns)
         staged = ingest(f"file://{source}", tmp_path)
@@ -49,14 +57,18 @@ class TestIngest:
         assert (source.read_bytes(), source.stat().st_mtime_ns) == before
         assert staged.filename == source.name and staged.uri == f"file://{source}"
 
-    def test_same_bytes_same_work_copy_and_generation(self, clips: dict[str, Path], tmp_path: Path) -> None:
+    def test_same_bytes_same_work_copy_and_generation(
+        self, clips: dict[str, Path], tmp_path: Path
+    ) -> None:
         a = ingest(str(clips["good"]), tmp_path)
         renamed = tmp_path / "other name.MOV"
         renamed.write_bytes(clips["good"].read_bytes())
         b = ingest(str(renamed), tmp_path)
         assert a.ref == b.ref
 
-    def test_missing_and_empty_sources_are_rejected(self, clips: dict[str, Path], tmp_path: Path) -> None:
+    def test_missing_and_empty_sources_are_rejected(
+        self, clips: dict[str, Path], tmp_path: Path
+    ) -> None:
         with pytest.raises(SourceNotFound, match="not found"):
             ingest(str(tmp_path / "nope.mp4"), tmp_path)
         with pytest.raises(EmptyFile, match="0 bytes"):
@@ -71,12 +83,27 @@ class TestProbe:
         assert info.duration_s == pytest.approx(4, abs=0.1)
         assert info.has_audio and info.audio_codec == "aac"
 
-    def test_rotated_phone_video_reports_its_display_size(self, clips: dict[str, Path], tmp_path: Path) -> None:
+    def test_rotated_phone_video_reports_its_display_size(
+        self, clips: dict[str, Path], tmp_path: Path
+    ) -> None:
         import imageio_ffmpeg  # Debian's ffmpeg 5.1 cannot write the display matrix; the wheel's can
 
         rotated = tmp_path / "portrait.mp4"
-        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-display_rotation", "90",
-                        "-i", str(clips["good"]), "-c", "copy", str(rotated)], check=True)
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-loglevel",
+                "error",
+                "-display_rotation",
+                "90",
+                "-i",
+                str(clips["good"]),
+                "-c",
+                "copy",
+                str(rotated),
+            ],
+            check=True,
+        )
         info = probe(rotated, 3600)
         assert (info.width, info.height) == (240, 320)
 

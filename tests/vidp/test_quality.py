@@ -20,7 +20,9 @@ def cue(a: float, b: float) -> Cue:
 
 
 def test_good_outputs_pass() -> None:
-    assert check_outputs(detections_frame([det(1, 0.9)]), cues_frame([cue(0, 1), cue(1, 2)]), 10) == 8
+    assert (
+        check_outputs(detections_frame([det(1, 0.9)]), cues_frame([cue(0, 1), cue(1, 2)]), 10) == 8
+    )
 
 
 def test_no_detections_and_no_cues_pass() -> None:
@@ -32,7 +34,11 @@ def test_no_detections_and_no_cues_pass() -> None:
     [
         ([det(1, 1.5)], [], "expect_column_values_to_be_between(confidence)"),
         ([det(12, 0.9)], [], "expect_column_values_to_be_between(time_s)"),
-        ([], [cue(0, 2), cue(1, 3)], "expect_column_pair_values_a_to_be_greater_than_b(start,prev_end)"),
+        (
+            [],
+            [cue(0, 2), cue(1, 3)],
+            "expect_column_pair_values_a_to_be_greater_than_b(start,prev_end)",
+        ),
         ([], [cue(2, 3), cue(0, 1)], "expect_column_values_to_be_increasing(start)"),
         ([], [cue(9, 11)], "expect_column_values_to_be_between(end)"),
     ],

@@ -37,10 +37,16 @@ def test_english_is_identified_and_transcribed(cat_clip: Path, tmp_path: Path, w
     assert "cat" in text and ("sofa" in text or "garden" in text)
 
 
-def test_music_intro_does_not_decide_the_language(spanish_clip: Path, tmp_path: Path, whisper) -> None:
-    language = identify_language(audio_of(spanish_clip, tmp_path), backend="whisper", whisper=whisper)
+def test_music_intro_does_not_decide_the_language(
+    spanish_clip: Path, tmp_path: Path, whisper
+) -> None:
+    language = identify_language(
+        audio_of(spanish_clip, tmp_path), backend="whisper", whisper=whisper
+    )
     assert language.code == "es"
-    text = " ".join(s.text for s in transcribe(audio_of(spanish_clip, tmp_path), whisper, "es").segments)
+    text = " ".join(
+        s.text for s in transcribe(audio_of(spanish_clip, tmp_path), whisper, "es").segments
+    )
     assert "gato" in text.lower()
 
 

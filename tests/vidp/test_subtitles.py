@@ -19,7 +19,9 @@ from vidp.subtitles import (
 
 def _segment(words: list[tuple[float, float, str]]) -> Segment:
     return Segment(
-        start=words[0][0], end=words[-1][1], text=" ".join(w for _, _, w in words),
+        start=words[0][0],
+        end=words[-1][1],
+        text=" ".join(w for _, _, w in words),
         words=[Word(start=s, end=e, word=f" {w}", probability=0.9) for s, e, w in words],
     )
 
@@ -37,7 +39,10 @@ def _assert_rules(cues, duration_s: float) -> None:
 
 class TestCueRules:
     def test_long_sentence_is_split_into_short_cues(self) -> None:
-        words = [(i * 0.3, i * 0.3 + 0.25, w) for i, w in enumerate(("lorem ipsum dolor sit amet " * 8).split())]
+        words = [
+            (i * 0.3, i * 0.3 + 0.25, w)
+            for i, w in enumerate(("lorem ipsum dolor sit amet " * 8).split())
+        ]
         cues = build_cues([_segment(words)], duration_s=20)
         _assert_rules(cues, 20)
         assert len(cues) > 1
@@ -69,12 +74,19 @@ class TestCueRules:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.floats(0, 5), st.floats(0.01, 3), st.text(alphabet="abcdéfghij", min_size=1, max_size=50)),
-        min_size=1, max_size=40,
+        st.tuples(
+            st.floats(0, 5),
+            st.floats(0.01, 3),
+            st.text(alphabet="abcdéfghij", min_size=1, max_size=50),
+        ),
+        min_size=1,
+        max_size=40,
     ),
     st.floats(5, 200),
 )
-def test_any_transcript_gives_valid_cues(raw: list[tuple[float, float, str]], duration: float) -> None:
+def test_any_transcript_gives_valid_cues(
+    raw: list[tuple[float, float, str]], duration: float
+) -> None:
     t, words = 0.0, []
     for gap, length, text in raw:
         t += gap
@@ -85,13 +97,17 @@ def test_any_transcript_gives_valid_cues(raw: list[tuple[float, float, str]], du
 
 
 class TestFormats:
-    CUES = build_cues([_segment([(0.5, 1.0, "Ça"), (1.0, 1.6, "va?")]), _segment([(61.0, 62.5, "Oui.")])], 3700)
+    CUES = build_cues(
+        [_segment([(0.5, 1.0, "Ça"), (1.0, 1.6, "va?")]), _segment([(61.0, 62.5, "Oui.")])], 3700
+    )
 
     def test_srt_round_trips(self) -> None:
         text = to_srt(self.CUES)
         assert text.startswith("1\n00:00:00,500 --> 00:00:01,600\nÇa va?\n")
         assert "00:01:01,000 --> 00:01:02,500" in text
-        assert [(c.start, c.end, c.lines) for c in parse_srt(text)] == [(c.start, c.end, c.lines) for c in self.CUES]
+        assert [(c.start, c.end, c.lines) for c in parse_srt(text)] == [
+            (c.start, c.end, c.lines) for c in self.CUES
+        ]
 
     def test_vtt_has_header_and_dot_milliseconds(self) -> None:
         text = to_vtt(self.CUES)
