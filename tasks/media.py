@@ -35,4 +35,5 @@ def probe_video(video: VideoRef, filename: str) -> MediaInfo:
 @task(cache_policy=CACHED)
 def thumbnails(video: VideoRef, duration_s: float, count: int, size: tuple[int, int]) -> list[Path]:
     """Evenly spaced JPEG thumbnails."""
-    return make_thumbnails(video.path, video.work_dir / "thumbnails", duration_s, count, size)
+    out_dir = video.work_dir / f"thumbnails-{count}-{size[0]}x{size[1]}"
+    return make_thumbnails(video.path, out_dir, duration_s, count, size)

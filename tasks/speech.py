@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import task
 
 from tasks.policies import CACHED, MODEL_TAG
+from vidp.atomic import atomic_file
 from vidp.audio import extract_audio, load_audio
 from vidp.ingest import VideoRef
 from vidp.settings import get_settings
@@ -47,7 +48,8 @@ def transcript(
     if not result.segments:
         return None
     out = video.work_dir / f"transcript-{language.code}-{_slug(whisper_model)}.json"
-    out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
+    with atomic_file(out) as draft:
+        draft.write_text(result.model_dump_json(indent=2), encoding="utf-8")
     return out
 
 

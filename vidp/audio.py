@@ -28,8 +28,8 @@ def extract_audio(video: Path, out: Path) -> Path:
             str(SAMPLE_RATE),
             "-c:a",
             "pcm_s16le",
-            media_arg(out),
-        ]
+        ],
+        out=out,
     )
     return out
 

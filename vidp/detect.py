@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 from pydantic import BaseModel
 
+from vidp.atomic import atomic_file
 from vidp.devices import resolve_device
 from vidp.settings import get_settings
 
@@ -134,6 +136,10 @@ def summarize_animals(detections: list[Detection]) -> list[AnimalSummary]:
     return sorted(summaries, key=lambda s: (-s.max_confidence, s.label))
 
 
+def _box_id(box: tuple[float, float, float, float]) -> str:
+    return hashlib.sha1(repr(box).encode()).hexdigest()[:8]
+
+
 def save_best_crops(
     detections: list[Detection], summaries: list[AnimalSummary], out_dir: Path
 ) -> list[AnimalSummary]:
@@ -153,7 +159,9 @@ def save_best_crops(
                     min(image.height, y2 + my),
                 )
             )
-            path = out_dir / f"{summary.label}.jpg"
-            crop.convert("RGB").save(path, quality=90)
+            # Named after what it shows, so runs with other settings never overwrite it.
+            path = out_dir / f"{summary.label}-{best.frame.stem}-{_box_id(best.box)}.jpg"
+            with atomic_file(path) as draft:
+                crop.convert("RGB").save(draft, quality=90)
         linked.append(summary.model_copy(update={"thumbnail": path}))
     return linked

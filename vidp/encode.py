@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from vidp.atomic import atomic_dir, atomic_file
 from vidp.ffmpeg import media_arg, run_ffmpeg
 from vidp.options import RESOLUTION_HEIGHTS
 
@@ -55,8 +57,8 @@ def encode_rendition(source: Path, out: Path, size: tuple[int, int], crf: int, p
             *_AUDIO,
             "-movflags",
             "+faststart",
-            media_arg(out),
-        ]
+        ],
+        out=out,
     )
     return out
 
@@ -75,39 +77,35 @@ def burn_subtitles(
     """Scale and burn in one encode, straight from the source.
 
     The `subtitles` filter takes its file name inside the filter graph, where `:`, `'`, `[`,
-    `,` and `\\` are syntax; running ffmpeg in the subtitle's directory with fixed relative names
-    keeps any user file name out of the graph.
+    `,` and `\\` are syntax. ffmpeg runs in a private folder holding `burn.srt` and the font, so
+    the graph names only those fixed relative paths, whatever the user's file and folder names.
     """
-    work = srt.parent
-    fonts = work / "fonts"
-    fonts.mkdir(exist_ok=True)
-    font = subtitle_font()
-    if not (fonts / font.name).exists():
-        shutil.copyfile(font, fonts / font.name)
-    local_srt = work / "burn.srt"
-    if srt != local_srt:
-        shutil.copyfile(srt, local_srt)
     w, h = size
     style = "FontName=DejaVu Sans,FontSize=20,Outline=1.5,Shadow=0,MarginV=18"
     vf = f"scale={w}:{h},subtitles=filename=burn.srt:fontsdir=fonts:charenc=UTF-8:force_style='{style}'"
-    run_ffmpeg(
-        [
-            "-i",
-            media_arg(source),
-            "-map",
-            "0:v:0",
-            "-map",
-            "0:a:0?",
-            "-vf",
-            vf,
-            *_x264(crf, preset),
-            *_AUDIO,
-            "-movflags",
-            "+faststart",
-            media_arg(out),
-        ],
-        cwd=work,
-    )
+    with tempfile.TemporaryDirectory(prefix="vidp-burn-") as name:
+        scratch = Path(name)
+        shutil.copyfile(srt, scratch / "burn.srt")
+        (scratch / "fonts").mkdir()
+        shutil.copyfile(subtitle_font(), scratch / "fonts" / subtitle_font().name)
+        run_ffmpeg(
+            [
+                "-i",
+                media_arg(source),
+                "-map",
+                "0:v:0",
+                "-map",
+                "0:a:0?",
+                "-vf",
+                vf,
+                *_x264(crf, preset),
+                *_AUDIO,
+                "-movflags",
+                "+faststart",
+            ],
+            out=out,
+            cwd=scratch,
+        )
     return out
 
 
@@ -146,8 +144,8 @@ def mux_soft_subtitles(video: Path, srt: Path, out: Path, language: str | None) 
             "default",
             "-movflags",
             "+faststart",
-            media_arg(out),
-        ]
+        ],
+        out=out,
     )
     return out
 
@@ -158,31 +156,20 @@ def make_thumbnails(
     """`count` JPEGs at evenly spaced times, all from one ffmpeg process (one fast seek each)."""
     if count == 0:
         return []
-    out_dir.mkdir(parents=True, exist_ok=True)
     args: list[str] = []
-    outputs: list[Path] = []
     for i in range(count):
         args += ["-ss", f"{(i + 0.5) * duration_s / count:.3f}", "-i", media_arg(source)]
-    w, h = size
-    for i in range(count):
-        out = out_dir / f"thumb_{i + 1:02d}.jpg"
-        args += [
-            "-map",
-            f"{i}:v:0",
-            "-frames:v",
-            "1",
-            "-vf",
-            f"scale={w}:{h}",
-            "-q:v",
-            "3",
-            media_arg(out),
-        ]
-        outputs.append(out)
-    run_ffmpeg(args)
-    return outputs
+    names = [f"thumb_{i + 1:02d}.jpg" for i in range(count)]
+    with atomic_dir(out_dir) as draft:
+        for i, name in enumerate(names):
+            args += ["-map", f"{i}:v:0", "-frames:v", "1", "-vf", f"scale={size[0]}:{size[1]}"]
+            args += ["-q:v", "3", media_arg(draft / name)]
+        run_ffmpeg(args)
+    return [out_dir / name for name in names]
 
 
 def copy_video(video: Path, out: Path) -> Path:
     """The final video when no subtitles go in: the rendition's bytes as they are."""
-    shutil.copyfile(video, out)
+    with atomic_file(out) as draft:
+        shutil.copyfile(video, draft)
     return out

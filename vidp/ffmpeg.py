@@ -8,6 +8,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from vidp.atomic import atomic_file
 from vidp.settings import get_settings
 
 __all__ = ["FfmpegError", "ffmpeg_exe", "run_ffmpeg", "media_arg"]
@@ -35,11 +36,22 @@ def media_arg(path: Path) -> str:
     return f"file:{path.resolve()}"
 
 
-def run_ffmpeg(args: list[str], *, cwd: Path | None = None, timeout_s: float | None = None) -> None:
+def run_ffmpeg(
+    args: list[str],
+    *,
+    out: Path | None = None,
+    cwd: Path | None = None,
+    timeout_s: float | None = None,
+) -> None:
     """Run ffmpeg with `args`; raise FfmpegError with the tail of its log on failure or timeout.
 
-    Prefect's task timeouts cannot interrupt a subprocess, so every call carries its own limit.
+    `out`, when given, is appended as the output and appears only once complete. Prefect's task
+    timeouts cannot interrupt a subprocess, so every call carries its own limit.
     """
+    if out is not None:
+        with atomic_file(out) as draft:
+            run_ffmpeg([*args, media_arg(draft)], cwd=cwd, timeout_s=timeout_s)
+        return
     timeout_s = timeout_s or get_settings().ffmpeg_timeout_s
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     logger.debug("running %s", cmd)

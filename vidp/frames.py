@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
+from vidp.atomic import atomic_dir
 from vidp.ffmpeg import media_arg, run_ffmpeg
 
 __all__ = ["sample_frames", "frame_time", "DETECTOR_SIZE"]
@@ -20,24 +20,22 @@ def frame_time(index: int, fps: float) -> float:
 
 def sample_frames(video: Path, out_dir: Path, fps: float) -> list[Path]:
     """Write frames sampled at `fps` as JPEGs in `out_dir`, longest side at most 640 px."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
     scale = (
         f"scale=w='min({DETECTOR_SIZE},iw)':h='min({DETECTOR_SIZE},ih)'"
         ":force_original_aspect_ratio=decrease"
     )
-    run_ffmpeg(
-        [
-            "-i",
-            media_arg(video),
-            "-map",
-            "0:v:0",
-            "-vf",
-            f"fps={fps},{scale}",
-            "-q:v",
-            "2",
-            str(out_dir / "%06d.jpg"),
-        ]
-    )
+    with atomic_dir(out_dir) as draft:
+        run_ffmpeg(
+            [
+                "-i",
+                media_arg(video),
+                "-map",
+                "0:v:0",
+                "-vf",
+                f"fps={fps},{scale}",
+                "-q:v",
+                "2",
+                str(draft / "%06d.jpg"),
+            ]
+        )
     return sorted(out_dir.glob("*.jpg"))

@@ -88,8 +88,8 @@ def make_clip(
             str(crf),
             "-pix_fmt",
             "yuv420p",
-            media_arg(out),
-        ]
+        ],
+        out=out,
     )
     return out
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from vidp.atomic import atomic_file
 from vidp.speech import Segment, Word
 
 __all__ = ["Cue", "build_cues", "wrap_lines", "to_srt", "to_vtt", "parse_srt", "write_subtitles"]
@@ -175,5 +176,6 @@ def parse_srt(text: str) -> list[Cue]:
 
 
 def write_subtitles(cues: list[Cue], srt: Path, vtt: Path) -> None:
-    srt.write_text(to_srt(cues), encoding="utf-8")
-    vtt.write_text(to_vtt(cues), encoding="utf-8")
+    for path, text in ((srt, to_srt(cues)), (vtt, to_vtt(cues))):
+        with atomic_file(path) as draft:
+            draft.write_text(text, encoding="utf-8")
