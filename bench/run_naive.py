@@ -27,6 +27,7 @@ from vidp.detect import ANIMAL_LABELS  # sets YOLO_VERBOSE=False, read by Ultral
 from vidp.devices import resolve_device
 from vidp.encode import subtitle_font, target_size
 from vidp.ffmpeg import ffmpeg_exe
+from vidp.options import ProcessOptions
 from vidp.settings import get_settings
 from vidp.speech import Segment, Word
 from vidp.subtitles import build_cues, to_srt
@@ -66,7 +67,7 @@ def probe(source: Path) -> dict[str, Any]:
 
 def detect(source: Path, duration_s: float, work: Path) -> list[str]:
     """One seek, one full-size PNG and one prediction per second; the animal labels seen."""
-    model = YOLO(get_settings().detector_weights, task="detect")
+    model = YOLO(ProcessOptions().detector_weights, task="detect")
     device = "cuda:0" if resolve_device(get_settings().device) == "cuda" else "cpu"
     labels: set[str] = set()
     for t in range(int(duration_s)):
@@ -184,7 +185,7 @@ def main() -> None:
         "words": sum(len(s.words) for s in segments),
         "cues": cues,
         "animals": animals,
-        "detector_weights": get_settings().detector_weights,
+        "detector_weights": ProcessOptions().detector_weights,
     }
     report(summary, args.json_out)
 

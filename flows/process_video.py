@@ -79,8 +79,8 @@ def process_video(
     """
     settings = get_settings()
     output = output or settings.output
-    weights = _resolve(options.detector_weights or settings.detector_weights)
-    whisper = _resolve(options.whisper_model or settings.whisper_model)
+    weights = _resolve(options.detector_weights)
+    whisper = _resolve(options.whisper_model)
     require_backend(options.language_backend)
     check_output(output)
     clock, progress = StageClock(), _Progress()

@@ -35,7 +35,7 @@ _FIELDS = ProcessOptions.model_fields
 def _help(name: str) -> str:
     field = _FIELDS[name]
     default = field.default_factory() if field.default_factory else field.default
-    return f"{field.description} [default: {default if default is not None else 'from VIDP_* settings'}]"
+    return f"{field.description} (env VIDP_{name.upper()}, default {default})"
 
 
 def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def process(
     output: Annotated[
         Optional[str],
         typer.Option(
-            "--output", "-o", help="Where results go [default: VIDP_OUTPUT or ./vidp-output]."
+            "--output", "-o", help="Where results go (env VIDP_OUTPUT, default ./vidp-output)."
         ),
     ] = None,
     resolution: Annotated[

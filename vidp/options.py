@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Resolution", "SubtitleMode", "Preset", "ProcessOptions", "RESOLUTION_HEIGHTS"]
 
@@ -16,10 +17,14 @@ Preset = Literal[
 RESOLUTION_HEIGHTS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}
 
 
-class ProcessOptions(BaseModel):
-    """How to process one video. Fields left empty fall back to the `VIDP_*` settings."""
+class ProcessOptions(BaseSettings):
+    """How to process one video.
 
-    model_config = ConfigDict(extra="forbid")
+    A field not given takes its `VIDP_*` environment variable (`crf` is `VIDP_CRF`, lists as JSON:
+    `VIDP_RESOLUTIONS='["480p","720p"]'`), else the default here.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VIDP_", extra="forbid")
 
     resolutions: list[Resolution] = Field(
         default_factory=lambda: ["480p"],
@@ -42,11 +47,11 @@ class ProcessOptions(BaseModel):
     )
     min_confidence: float = Field(0.5, ge=0, le=1, description="Lowest detection confidence kept.")
     thumbnails: int = Field(4, ge=0, le=20, description="Evenly spaced thumbnails to make.")
-    detector_weights: str | None = Field(
-        None, description="YOLO weights (name or path); empty means VIDP_DETECTOR_WEIGHTS."
+    detector_weights: str = Field(
+        "yolo11n.pt", description="Ultralytics YOLO weights: a name (downloaded) or a path."
     )
-    whisper_model: str | None = Field(
-        None, description="faster-whisper model (name or path); empty means VIDP_WHISPER_MODEL."
+    whisper_model: str = Field(
+        "base", description="faster-whisper model: a size name, a hub id or a local directory."
     )
 
     @field_validator("resolutions")

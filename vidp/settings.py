@@ -15,7 +15,8 @@ __all__ = ["Settings", "get_settings"]
 class Settings(BaseSettings):
     """Defaults that depend on the machine rather than on one video.
 
-    Every field is also an environment variable: `detector_weights` is `VIDP_DETECTOR_WEIGHTS`.
+    Every field is also an environment variable: `work_dir` is `VIDP_WORK_DIR`. The per-video
+    options (`vidp.options.ProcessOptions`) read `VIDP_*` variables the same way.
     """
 
     model_config = SettingsConfigDict(env_prefix="VIDP_", env_file=".env", extra="ignore")
@@ -28,12 +29,6 @@ class Settings(BaseSettings):
     models_dir: Path = Field(
         Path.home() / ".cache" / "vidp" / "models",
         description="Where model files assembled from installed packages are kept.",
-    )
-    detector_weights: str = Field(
-        "yolo11n.pt", description="Ultralytics YOLO weights (name or path)."
-    )
-    whisper_model: str = Field(
-        "base", description="faster-whisper model: a size name, a hub id or a local directory."
     )
     speechbrain_model: str = Field(
         "speechbrain/lang-id-voxlingua107-ecapa",

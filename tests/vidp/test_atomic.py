@@ -35,7 +35,9 @@ def test_existing_complete_dir_is_kept(tmp_path: Path) -> None:
         (draft / "a").write_text("first")
     with atomic_dir(final) as draft:
         (draft / "a").write_text("second")
-    assert (final / "a").read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["frames"]
+    assert (final / "a").read_text() == "first" and [p.name for p in tmp_path.iterdir()] == [
+        "frames"
+    ]
 
 
 def test_overlapping_runs_sample_the_same_frames(media_dir: Path, tmp_path: Path) -> None:

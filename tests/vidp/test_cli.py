@@ -50,9 +50,11 @@ def test_json_run_prints_only_the_manifest(
         "--min-confidence",
         "0.4",
         "--json",
+        env={"VIDP_THUMBNAILS": "2", "VIDP_MIN_CONFIDENCE": "0.9"},  # an option given wins over env
     )
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout)
+    assert len(manifest["thumbnails"]) == 2 and manifest["parameters"]["thumbnails"] == 2
     jsonschema.validate(manifest, SCHEMA)
     assert manifest["animals"] == []  # a bus and people, no animal
     assert (
