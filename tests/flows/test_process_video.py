@@ -229,3 +229,12 @@ def test_video_without_audio(prefect_server: str, media_dir: Path, tmp_path: Pat
         ("720p", 320, 180),
     ]
     assert len(task_runs(run_id)["rendition"]) == 1, "one size, one encode"
+
+
+def test_rejected_input_fails_once_without_retries(prefect_server: str, tmp_path: Path) -> None:
+    missing = tmp_path / "gone.mp4"
+    state = process_video(source=str(missing), output=str(tmp_path / "out"), return_state=True)
+    assert state.is_failed() and "source not found" in state.message
+    runs = task_runs(state.state_details.flow_run_id)["ingest_video"]
+    assert [(r.run_count, r.state.name) for r in runs] == [(1, "Failed")], "bad input is never retried"
+    assert not (tmp_path / "out").exists()

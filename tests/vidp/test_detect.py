@@ -46,6 +46,12 @@ def test_bus_photo_has_no_animals(bus_clip: Path, tmp_path: Path) -> None:
     assert detections == [] and animals == []
 
 
+def test_model_loads_once_per_process() -> None:
+    from vidp.detect import load_detector
+
+    assert load_detector(WEIGHTS) is load_detector(WEIGHTS)
+
+
 def test_threshold_is_respected(cat_clip: Path, tmp_path: Path) -> None:
     frames = sample_frames(cat_clip, tmp_path / "frames", 1.0)
     times = [frame_time(i, 1.0) for i in range(len(frames))]
