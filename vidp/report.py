@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-__all__ = ["markdown_report", "detections_table"]
+__all__ = ["markdown_report", "markdown_link", "detections_table"]
 
 
-def _link(uri: str | None) -> str:
+def markdown_link(uri: str | None) -> str:
+    """A markdown link to an output, named after its file."""
     if not uri:
         return "—"
     name = uri.rstrip("/").rsplit("/", 1)[-1]
-    target = uri if "://" in uri else f"file://{uri}"
+    target = uri if "://" in uri else Path(uri).as_uri()  # percent-encodes spaces and the like
     return f"[{name}]({target})"
 
 
@@ -56,14 +58,14 @@ def markdown_report(manifest: dict[str, Any]) -> str:
         "## Outputs",
         "",
         f"- Final video ({final['width']}×{final['height']}, subtitles {final['subtitles']}):"
-        f" {_link(final['uri'])}",
+        f" {markdown_link(final['uri'])}",
         *(
-            f"- Rendition {r['label']} ({r['width']}×{r['height']}): {_link(r['uri'])}"
+            f"- Rendition {r['label']} ({r['width']}×{r['height']}): {markdown_link(r['uri'])}"
             for r in manifest["renditions"]
         ),
-        f"- Subtitles: {_link(manifest['subtitles']['srt'])} · {_link(manifest['subtitles']['vtt'])}",
-        f"- Transcript: {_link(manifest['transcript']['uri'])}",
-        f"- Thumbnails: {' · '.join(_link(t) for t in manifest['thumbnails']) or '—'}",
+        f"- Subtitles: {markdown_link(manifest['subtitles']['srt'])} · {markdown_link(manifest['subtitles']['vtt'])}",
+        f"- Transcript: {markdown_link(manifest['transcript']['uri'])}",
+        f"- Thumbnails: {' · '.join(markdown_link(t) for t in manifest['thumbnails']) or '—'}",
         "",
         f"Total {manifest['timings_s']['total']:.1f} s · pipeline {manifest['pipeline_version']}",
     ]
