@@ -73,8 +73,9 @@ def process_video(
     """Validate, analyse, encode and publish one video; return its manifest.
 
     Args:
-        source: The video: a local path or file:// URI. It is only read.
-        output: Where results go (`<output>/<video_id>/`); empty means VIDP_OUTPUT.
+        source: The video: a local path, file:// URI or s3://bucket/key. It is only read.
+        output: Where results go (`<output>/<video_id>/`): a folder or s3://bucket/prefix;
+            empty means VIDP_OUTPUT.
         options: How to process it (resolutions, subtitles, language, detection, models).
     """
     settings = get_settings()

@@ -17,4 +17,8 @@ __all__ = ["publish_results"]
 def publish_results(output: str, results: Results, timings_s: dict[str, float]) -> dict[str, Any]:
     """Copy the outputs under `<output>/<video_id>/` and write `manifest.json` last."""
     storage = storage_for(output, results.source.ref.video_id)
-    return publish(storage, results.files(), lambda uris: build_manifest(results, uris, timings_s))
+    return publish(
+        storage,
+        results.files(),
+        lambda uris, links: build_manifest(results, uris, links, timings_s),
+    )

@@ -67,6 +67,11 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def _folder(uri: str) -> str:
+    """The folder or prefix that holds a published output (a path or an s3:// URI)."""
+    return uri.rsplit("/", 1)[0]
+
+
 def _summary(manifest: dict[str, Any]) -> None:
     table = Table(
         title=f"{manifest['source']['filename']} → {manifest['video_id']}", show_header=False
@@ -82,14 +87,16 @@ def _summary(manifest: dict[str, Any]) -> None:
     table.add_row(
         "final video", f"{final['uri']} ({final['width']}x{final['height']}, {final['subtitles']})"
     )
-    table.add_row("manifest", str(Path(final["uri"]).parent / "manifest.json"))
+    table.add_row("manifest", _folder(final["uri"]) + "/manifest.json")
     table.add_row("total", f"{manifest['timings_s']['total']:.1f} s")
     Console().print(table)
 
 
 @app.command()
 def process(
-    source: Annotated[str, typer.Argument(help="Video to process: a local path or file:// URI.")],
+    source: Annotated[
+        str, typer.Argument(help="Video to process: a local path, file:// URI or s3://bucket/key.")
+    ],
     output: Annotated[
         Optional[str],
         typer.Option(
@@ -168,7 +175,7 @@ def demo(
     manifest = _run(str(sample), output, ProcessOptions())
     _summary(manifest)
     err.print(
-        f"results are in {Path(manifest['final_video']['uri']).parent}",
+        f"results are in {_folder(manifest['final_video']['uri'])}",
         markup=False,
         highlight=False,
         soft_wrap=True,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
@@ -19,9 +20,9 @@ __all__ = ["VideoRef", "StagedVideo", "ingest", "source_filename"]
 
 _CHUNK = 1 << 20
 
-# scheme -> opener: returns a context manager yielding a readable binary stream.
-# Object storage (s3://) registers here; the rest of the pipeline only sees local files.
-Opener = Callable[[str], AbstractContextManager[BinaryIO]]
+# scheme -> fetcher: writes the source's bytes, in order, into a sink. The rest of the
+# pipeline only sees the local copy.
+Fetcher = Callable[[str, BinaryIO], None]
 
 
 class VideoRef(BaseModel):
@@ -61,18 +62,41 @@ def _local_path(uri: str) -> Path:
     return Path(uri).expanduser()
 
 
-@contextmanager
-def _open_local(uri: str) -> Iterator[BinaryIO]:
+def _fetch_local(uri: str, sink: BinaryIO) -> None:
     path = _local_path(uri)
     if not path.exists():
         raise SourceNotFound(f"source not found: {path}")
     if not path.is_file():
         raise RejectedInput(f"source is not a regular file: {path}")
     with path.open("rb") as stream:
-        yield stream
+        shutil.copyfileobj(stream, sink, _CHUNK)
 
 
-_OPENERS: dict[str, Opener] = {"": _open_local, "file": _open_local}
+def _fetch_s3(uri: str, sink: BinaryIO) -> None:
+    from vidp.s3 import download
+
+    download(uri, sink)
+
+
+_FETCHERS: dict[str, Fetcher] = {"": _fetch_local, "file": _fetch_local, "s3": _fetch_s3}
+
+
+class _HashingSink(io.RawIOBase):
+    """Writes through to a file, hashing and counting on the way; not seekable, so S3
+    downloads arrive in order."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.digest.update(data)
+        self.size += len(data)
+        return self.out.write(data)
 
 
 def source_filename(uri: str) -> str:
@@ -82,32 +106,29 @@ def source_filename(uri: str) -> str:
     return Path(uri).name
 
 
-def _opener(uri: str) -> Opener:
+def _fetcher(uri: str) -> Fetcher:
     scheme = urlparse(uri).scheme if "://" in uri else ""
     try:
-        return _OPENERS[scheme]
+        return _FETCHERS[scheme]
     except KeyError:
         raise UnsupportedSource(
-            f"unsupported source {uri!r}: give a local path or a file:// URI"
+            f"unsupported source {uri!r}: give a local path, a file:// URI or s3://bucket/key"
         ) from None
 
 
 def ingest(uri: str, work_root: Path) -> StagedVideo:
     """Copy `uri` into `work_root/<video_id>/`, hashing while copying. The source is only read."""
-    opener = _opener(uri)
+    fetch = _fetcher(uri)
     work_root.mkdir(parents=True, exist_ok=True)
     incoming = work_root / f".incoming-{uuid.uuid4().hex}"
-    digest = hashlib.sha256()
-    size = 0
     try:
-        with opener(uri) as stream, incoming.open("wb") as out:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
+        with incoming.open("wb") as out:
+            sink = _HashingSink(out)
+            fetch(uri, sink)
+        size = sink.size
         if size == 0:
             raise EmptyFile(f"source is empty (0 bytes): {source_filename(uri)}")
-        sha256 = digest.hexdigest()
+        sha256 = sink.digest.hexdigest()
         work_dir = work_root / sha256[:16]
         work_dir.mkdir(exist_ok=True)
         # No extension: ffmpeg probes the content, and the name stays the same for the same bytes.

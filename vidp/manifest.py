@@ -91,9 +91,10 @@ class Results(BaseModel):
 
 
 def build_manifest(
-    results: Results, uris: dict[str, str], timings_s: dict[str, float]
+    results: Results, uris: dict[str, str], links: dict[str, str], timings_s: dict[str, float]
 ) -> dict[str, Any]:
-    """The manifest for `results` once their files are at `uris` (keyed like `Results.files`)."""
+    """The manifest for `results` once their files are at `uris`, with shareable `links` where the
+    storage has them (both keyed like `Results.files`)."""
     from vidp import __version__
 
     r = results
@@ -138,5 +139,7 @@ def build_manifest(
         "pipeline_version": __version__,
         "created_at": now_iso(),
     }
+    if links:
+        manifest["links"] = links
     validate_manifest(manifest)
     return manifest

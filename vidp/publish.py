@@ -19,8 +19,14 @@ __all__ = ["Storage", "LocalStorage", "check_output", "storage_for", "publish"]
 
 
 class Storage(Protocol):
+    def begin(self) -> None:
+        """Prepare to publish: after this, readers see the video as not done."""
+
     def stage(self, local: Path, key: str) -> str:
         """Copy a file to `key` in the staging area; return its final URI."""
+
+    def link(self, uri: str) -> str | None:
+        """A shareable HTTPS link to a published URI, where the storage has one."""
 
     def commit(self, manifest: dict[str, Any]) -> str:
         """Make the staged files visible and write the manifest last; return its URI."""
@@ -36,6 +42,12 @@ class LocalStorage:
         self.root = root.expanduser().resolve()
         self.final = self.root / video_id
         self.staging = self.root / f".{video_id}.staging-{uuid.uuid4().hex[:8]}"
+
+    def begin(self) -> None:
+        pass  # nothing is visible until commit renames the staging folder
+
+    def link(self, uri: str) -> str | None:
+        return None
 
     def stage(self, local: Path, key: str) -> str:
         target = self.staging / key
@@ -61,27 +73,34 @@ class LocalStorage:
 
 def check_output(output: str) -> None:
     """Reject an output location no storage serves, before any work is done."""
-    if "://" in output and not output.startswith("file://"):
+    if "://" in output and not output.startswith(("file://", "s3://")):
         raise UnsupportedOutput(
-            f"unsupported output {output!r}: give a local folder or a file:// URI"
+            f"unsupported output {output!r}: give a local folder, a file:// URI or s3://bucket/prefix"
         )
 
 
 def storage_for(output: str, video_id: str) -> Storage:
-    """The storage behind an output location: a local path or file:// URI for now."""
+    """The storage behind an output location: a local folder, file:// or s3://bucket/prefix."""
     check_output(output)
+    if output.startswith("s3://"):
+        from vidp.s3 import S3Storage
+
+        return S3Storage(output, video_id)
     return LocalStorage(Path(output.removeprefix("file://")), video_id)
 
 
 def publish(
     storage: Storage,
     files: dict[str, Path],
-    build_manifest: Callable[[dict[str, str]], dict[str, Any]],
+    build_manifest: Callable[[dict[str, str], dict[str, str]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Stage every file, build the manifest from their URIs, then commit; nothing half-published."""
+    """Stage every file, build the manifest from their URIs and links, then commit; nothing is
+    half-published."""
+    storage.begin()
     try:
         uris = {key: storage.stage(path, key) for key, path in files.items()}
-        manifest = build_manifest(uris)
+        links = {key: link for key, uri in uris.items() if (link := storage.link(uri))}
+        manifest = build_manifest(uris, links)
         storage.commit(manifest)
     except BaseException:
         storage.abort()

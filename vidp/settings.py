@@ -34,6 +34,17 @@ class Settings(BaseSettings):
         "speechbrain/lang-id-voxlingua107-ecapa",
         description="VoxLingua107 language-ID model for the speechbrain backend (hub id or path).",
     )
+    s3_credentials_block: str | None = Field(
+        None,
+        description="Prefect block for S3 credentials, e.g. 'minio-credentials/vidp'; "
+        "unset means the AWS SDK's own chain.",
+    )
+    presign_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="Lifetime of presigned links (S3 allows 7 days).",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run.")
     max_duration_s: float = Field(4 * 3600, gt=0, description="Longer videos are rejected.")
     ffmpeg_timeout_s: float = Field(

@@ -236,5 +236,7 @@ def test_rejected_input_fails_once_without_retries(prefect_server: str, tmp_path
     state = process_video(source=str(missing), output=str(tmp_path / "out"), return_state=True)
     assert state.is_failed() and "source not found" in state.message
     runs = task_runs(state.state_details.flow_run_id)["ingest_video"]
-    assert [(r.run_count, r.state.name) for r in runs] == [(1, "Failed")], "bad input is never retried"
+    assert [(r.run_count, r.state.name) for r in runs] == [(1, "Failed")], (
+        "bad input is never retried"
+    )
     assert not (tmp_path / "out").exists()

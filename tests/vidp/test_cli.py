@@ -114,7 +114,7 @@ def test_unsupported_output_is_rejected_before_any_work(
     assert done.returncode == 2
     assert (
         done.stderr.strip()
-        == "vidp: rejected: unsupported output 'ftp://example.invalid/videos': give a local folder or a file:// URI"
+        == "vidp: rejected: unsupported output 'ftp://example.invalid/videos': give a local folder, a file:// URI or s3://bucket/prefix"
     )
 
 
