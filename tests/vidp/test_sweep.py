@@ -1,0 +1,35 @@
+"""What a sweep takes from an upload prefix."""
+
+from __future__ import annotations
+
+from vidp.sweep import UploadObject, plan_sweep
+
+
+def obj(key: str, size: int = 10, bucket: str = "media") -> UploadObject:
+    return UploadObject(bucket=bucket, key=key, etag='"abc123"', size=size)
+
+
+def test_videos_are_kept_and_everything_else_is_ignored_with_a_reason() -> None:
+    objects = [
+        obj("up/a.mp4"),
+        obj("up/B.MOV"),
+        obj("up/notes.txt"),
+        obj("up/empty.mkv", size=0),
+        obj("up/out/1234/final.mp4"),
+        obj("up/c.webm", bucket="other"),
+    ]
+    videos, ignored = plan_sweep(objects, "s3://media/up/out")
+    assert [v.uri for v in videos] == [
+        "s3://media/up/a.mp4",
+        "s3://media/up/B.MOV",
+        "s3://other/up/c.webm",
+    ]
+    assert ignored == {
+        "s3://media/up/notes.txt": "not a video file name",
+        "s3://media/up/empty.mkv": "empty object",
+        "s3://media/up/out/1234/final.mp4": "under the output prefix",
+    }
+
+
+def test_idempotency_key_is_the_object_version() -> None:
+    assert obj("up/a.mp4").idempotency_key == "media/up/a.mp4/abc123"
