@@ -1,5 +1,5 @@
-"""Prefect block definitions for vidp (object storage credentials and buckets).
+"""The Prefect blocks vidp uses, and the command that creates them from the environment.
 
-The embedded default needs none: outputs go to a local folder. The scale-out issue adds the S3
-blocks and the command that registers them.
+vidp needs no block classes of its own: prefect-aws's `AwsCredentials`, `MinIOCredentials` and
+`S3Bucket` cover object storage. `register` saves the named ones a deployment refers to.
 """

@@ -161,6 +161,15 @@ def process(
 
 
 @app.command()
+def blocks() -> None:
+    """Create or update vidp's Prefect blocks from AWS_* and VIDP_* variables (idempotent)."""
+    from blocks.register import register_blocks
+
+    for slug in register_blocks():
+        Console().print(f"saved block {slug}", highlight=False)
+
+
+@app.command()
 def demo(
     output: Annotated[
         Optional[str], typer.Option("--output", "-o", help="Where results go.")
