@@ -170,6 +170,21 @@ def blocks() -> None:
 
 
 @app.command()
+def pools(
+    pool_type: Annotated[
+        str, typer.Option("--type", help="process, docker or kubernetes.")
+    ] = "process",
+) -> None:
+    """Create or update the CPU and GPU work pools from deployments/work-pools/ (idempotent)."""
+    from deployments.pools import ensure_pools
+
+    if pool_type not in ("process", "docker", "kubernetes"):
+        raise typer.BadParameter("use process, docker or kubernetes", param_hint="--type")
+    for name in ensure_pools(pool_type):  # type: ignore[arg-type]
+        Console().print(f"work pool {name} ({pool_type}) ready", highlight=False)
+
+
+@app.command()
 def demo(
     output: Annotated[
         Optional[str], typer.Option("--output", "-o", help="Where results go.")
