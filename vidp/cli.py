@@ -185,6 +185,20 @@ def pools(
 
 
 @app.command()
+def deploy(
+    name: Annotated[
+        Optional[list[str]],
+        typer.Option("--name", "-n", help="flow/deployment; repeat. [default: all]"),
+    ] = None,
+    project: Annotated[Path, typer.Option(help="The folder with prefect.yaml.")] = Path("."),
+) -> None:
+    """Register prefect.yaml's deployments; unset VIDP_* variables get their defaults."""
+    from deployments.deploy import deploy as run_deploy
+
+    run_deploy(project, name)
+
+
+@app.command()
 def demo(
     output: Annotated[
         Optional[str], typer.Option("--output", "-o", help="Where results go.")

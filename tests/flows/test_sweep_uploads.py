@@ -26,7 +26,7 @@ def run(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, *args],
         cwd=REPO,
-        env=os.environ.copy(),
+        env={**os.environ, "VIDP_CPU_POOL": "vidp-process"},
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -56,7 +56,7 @@ def test_each_video_is_processed_exactly_once(prefect_server: str, s3, media_dir
             "--overwrite",
         )
     )
-    finish(run("-m", "prefect", "--no-prompt", "deploy", "--name", "process-video/default"))
+    finish(run("-m", "vidp.cli", "deploy", "--name", "process-video/default"))
 
     first = json.loads(finish(run("-c", SWEEP)).strip().splitlines()[-1])
     assert first == {"dispatched": 3, "skipped": 0, "deferred": 0, "ignored": 1}

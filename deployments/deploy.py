@@ -1,0 +1,36 @@
+"""Register the deployments of `prefect.yaml`, with defaults for the variables it uses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["DEFAULTS", "deploy_env", "deploy"]
+
+DEFAULTS = {
+    "VIDP_CPU_POOL": "vidp-cpu",
+    "VIDP_OUTPUT": "vidp-output",
+    "VIDP_SWEEP_CRON": "*/5 * * * *",
+}
+
+
+def deploy_env(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with every prefect.yaml variable set; the sweep's schedule runs only with an upload prefix."""
+    filled = {**DEFAULTS, **env}
+    filled.setdefault("VIDP_SWEEP_ACTIVE", "true" if env.get("VIDP_UPLOADS") else "false")
+    filled.setdefault("VIDP_UPLOADS", "s3://uploads/")
+    return filled
+
+
+def deploy(project: Path, names: list[str] | None = None) -> None:
+    """`prefect deploy` (all deployments, or `names`) from `project`, which holds prefect.yaml."""
+    selection = [arg for name in names for arg in ("--name", name)] if names else ["--all"]
+    subprocess.run(
+        [sys.executable, "-m", "prefect", "--no-prompt", "deploy", *selection],
+        cwd=project,
+        env=deploy_env(os.environ),
+        check=True,
+    )
