@@ -181,7 +181,6 @@ def test_second_run_is_served_from_cache(first_run, hd_cat: Path, tmp_path: Path
     assert [{**a, "thumbnail": None} for a in manifest["animals"]] == [
         {**a, "thumbnail": None} for a in first["animals"]
     ]
-    assert manifest["timings_s"]["total"] < first["timings_s"]["total"] / 3
 
 
 def test_model_tasks_carry_the_gpu_tag_for_concurrency_limits(first_run) -> None:
