@@ -17,9 +17,11 @@ DEFAULTS = {
 }
 
 
-def deploy_env(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` with every prefect.yaml variable set; the sweep's schedule runs only with an upload prefix."""
-    filled = {**DEFAULTS, **env}
+def deploy_env(env: Mapping[str, str], project: Path) -> dict[str, str]:
+    """`env` with every prefect.yaml variable set; the sweep's schedule runs only with an upload
+    prefix, and workers find the code where it was deployed from unless VIDP_PROJECT_DIR says
+    where it is on them (`/opt/vidp` in the images)."""
+    filled = {**DEFAULTS, "VIDP_PROJECT_DIR": str(project.resolve()), **env}
     filled.setdefault("VIDP_SWEEP_ACTIVE", "true" if env.get("VIDP_UPLOADS") else "false")
     filled.setdefault("VIDP_UPLOADS", "s3://uploads/")
     return filled
@@ -31,6 +33,6 @@ def deploy(project: Path, names: list[str] | None = None) -> None:
     subprocess.run(
         [sys.executable, "-m", "prefect", "--no-prompt", "deploy", *selection],
         cwd=project,
-        env=deploy_env(os.environ),
+        env=deploy_env(os.environ, project),
         check=True,
     )

