@@ -40,9 +40,11 @@ def _x264(crf: int, preset: str) -> list[str]:
     return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
 
 
-def encode_rendition(source: Path, out: Path, size: tuple[int, int], crf: int, preset: str) -> Path:
-    """H.264 + AAC at `size`, with the index up front so players start before the download ends."""
-    w, h = size
+def _encode(
+    source: Path, out: Path, vf: str, crf: int, preset: str, cwd: Path | None = None
+) -> Path:
+    """One H.264 + AAC encode through `vf`, with the index up front (`+faststart`) so players
+    start before the download ends."""
     run_ffmpeg(
         [
             "-i",
@@ -52,15 +54,21 @@ def encode_rendition(source: Path, out: Path, size: tuple[int, int], crf: int, p
             "-map",
             "0:a:0?",
             "-vf",
-            f"scale={w}:{h}",
+            vf,
             *_x264(crf, preset),
             *_AUDIO,
             "-movflags",
             "+faststart",
         ],
         out=out,
+        cwd=cwd,
     )
     return out
+
+
+def encode_rendition(source: Path, out: Path, size: tuple[int, int], crf: int, preset: str) -> Path:
+    """H.264 + AAC at `size`."""
+    return _encode(source, out, f"scale={size[0]}:{size[1]}", crf, preset)
 
 
 @lru_cache
@@ -88,24 +96,7 @@ def burn_subtitles(
         shutil.copyfile(srt, scratch / "burn.srt")
         (scratch / "fonts").mkdir()
         shutil.copyfile(subtitle_font(), scratch / "fonts" / subtitle_font().name)
-        run_ffmpeg(
-            [
-                "-i",
-                media_arg(source),
-                "-map",
-                "0:v:0",
-                "-map",
-                "0:a:0?",
-                "-vf",
-                vf,
-                *_x264(crf, preset),
-                *_AUDIO,
-                "-movflags",
-                "+faststart",
-            ],
-            out=out,
-            cwd=scratch,
-        )
+        _encode(source, out, vf, crf, preset, cwd=scratch)
     return out
 
 
