@@ -12,6 +12,7 @@ __all__ = ["DEFAULTS", "deploy_env", "deploy"]
 
 DEFAULTS = {
     "VIDP_CPU_POOL": "vidp-cpu",
+    "VIDP_GPU_POOL": "vidp-gpu",
     "VIDP_OUTPUT": "vidp-output",
     "VIDP_SWEEP_CRON": "*/5 * * * *",
 }

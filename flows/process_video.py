@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import (
@@ -12,27 +11,26 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
-from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from tasks.animals import detect_batch, sample_video_frames, summarize
+from flows.branches import Speech, detect_frames, resolve_model, submit_speech, value
+from tasks.animals import sample_video_frames, summarize
 from tasks.checks import quality_gate
 from tasks.media import ingest_video, probe_video, thumbnails
 from tasks.publish import publish_results
-from tasks.speech import audio_track, spoken_language, transcript
-from tasks.video import SubtitleFiles, final_video, rendition, subtitle_files
-from vidp.detect import AnimalSummary, Detection
+from tasks.remote import analyze_remotely, remote_language, remote_transcript
+from tasks.video import final_video, rendition, subtitle_files
+from vidp.analysis import on_local_frames
+from vidp.detect import Detection
 from vidp.encode import target_size
-from vidp.frames import frame_time
-from vidp.ingest import VideoRef, source_filename
+from vidp.ingest import source_filename
 from vidp.manifest import FinalFile, RenditionFile, Results
 from vidp.options import ProcessOptions
-from vidp.probe import MediaInfo
 from vidp.publish import check_output
 from vidp.report import detections_table, markdown_report
 from vidp.settings import get_settings
-from vidp.speech import LanguageResult, Transcript, require_backend
+from vidp.speech import Transcript, require_backend
 from vidp.stages import StageClock
 
 __all__ = ["process_video"]
@@ -42,12 +40,6 @@ _THUMBNAIL_LABEL = "360p"
 
 def _run_name() -> str:
     return f"process-{source_filename(flow_run.parameters['source'])}"
-
-
-def _resolve(name: str) -> str:
-    """A model setting as given, or as an absolute path when it names a local file."""
-    path = Path(name).expanduser()
-    return str(path.resolve()) if path.exists() else name
 
 
 class _Progress:
@@ -80,8 +72,8 @@ def process_video(
     """
     settings = get_settings()
     output = output or settings.output
-    weights = _resolve(options.detector_weights)
-    whisper = _resolve(options.whisper_model)
+    weights = resolve_model(options.detector_weights)
+    whisper = resolve_model(options.whisper_model)
     require_backend(options.language_backend)
     check_output(output)
     clock, progress = StageClock(), _Progress()
@@ -96,9 +88,8 @@ def process_video(
     # Everything below starts now and overlaps; futures passed as inputs are waited for by Prefect.
     labels = options.resolutions
     sizes = [target_size(media.width, media.height, label) for label in labels]
-    unique_sizes = list(
-        dict.fromkeys(sizes)
-    )  # a small source gives several labels one size: encode it once
+    # A small source gives several labels one size: encode it once.
+    unique_sizes = list(dict.fromkeys(sizes))
     renditions = rendition.map(
         unmapped(video), unique_sizes, unmapped(options.crf), unmapped(options.preset)
     )
@@ -108,11 +99,23 @@ def process_video(
     clock.track("thumbnails", thumbs)
     frames = sample_video_frames.submit(video, options.sample_fps)
     clock.track("frames", frames)
-    speech = _speech(video, media, options, whisper, clock)
+    remote = None
+    if settings.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
+        remote = analyze_remotely.submit(settings.gpu_deployment, source, options)
+        clock.track("gpu_analysis", remote)
+        speech = Speech(
+            remote_language.submit(remote), remote_transcript.submit(video, remote, whisper)
+        )
+    else:
+        speech = submit_speech(video, media, options, whisper, clock)
+    subs_f = None
+    if speech.transcript is not None:
+        subs_f = subtitle_files.submit(video, speech.transcript, media.duration_s)
+        clock.track("subtitles", subs_f, after=("transcription", "gpu_analysis"))
     final = final_video.submit(
         video,
         options.subtitles,
-        speech.subtitles,
+        subs_f,
         speech.language,
         renditions[-1],
         sizes[-1],
@@ -121,9 +124,16 @@ def process_video(
     )
     clock.track("final_video", final, after=("subtitles", "renditions"))
 
-    detections, animals = _animals(video, frames.result(), options, weights, clock)
+    frame_paths = frames.result()
+    if remote is not None:
+        detections = on_local_frames(remote.result().detections, frame_paths, options.sample_fps)
+    else:
+        detections = detect_frames(frame_paths, options, weights, clock)
+    animals_f = summarize.submit(video, detections)
+    clock.track("detection", animals_f)
+    animals = animals_f.result()
     progress(40, f"animals: {', '.join(a.label for a in animals) or 'none'}")
-    language, text, subs = (f.result() if isinstance(f, PrefectFuture) else f for f in speech)
+    language, text, subs = value(speech.language), value(speech.transcript), value(subs_f)
     progress(60, f"language: {language.code or 'none'}")
     gate = quality_gate.submit(detections, subs, media.duration_s)
     clock.track("quality", gate, after=("detection", "subtitles"))
@@ -167,51 +177,6 @@ def process_video(
     progress(100, f"published {manifest['final_video']['uri']}")
     _artifacts(manifest, detections)
     return manifest
-
-
-class _Speech(NamedTuple):
-    """The speech branch: futures while it runs, or plain values for a video without audio."""
-
-    language: PrefectFuture[LanguageResult] | LanguageResult
-    transcript: PrefectFuture[Path | None] | None
-    subtitles: PrefectFuture[SubtitleFiles | None] | None
-
-
-def _speech(
-    video: VideoRef, media: MediaInfo, options: ProcessOptions, whisper: str, clock: StageClock
-) -> _Speech:
-    """Submit audio -> language -> transcript -> subtitles, when there is audio."""
-    if not media.has_audio:
-        return _Speech(LanguageResult(code=None, probability=None, method="none"), None, None)
-    audio = audio_track.submit(video)
-    language = spoken_language.submit(audio, options.language, options.language_backend, whisper)
-    text = transcript.submit(video, audio, language, whisper)
-    subs = subtitle_files.submit(video, text, media.duration_s)
-    clock.track("audio", audio)
-    clock.track("language", language, after=("audio",))
-    clock.track("transcription", text, after=("language",))
-    clock.track("subtitles", subs, after=("transcription",))
-    return _Speech(language, text, subs)
-
-
-def _animals(
-    video: VideoRef, frames: list[Path], options: ProcessOptions, weights: str, clock: StageClock
-) -> tuple[list[Detection], list[AnimalSummary]]:
-    """Detect in batches of frames (one mapped task each), then summarise per label."""
-    size = get_settings().detect_batch_size
-    times = [frame_time(i, options.sample_fps) for i in range(len(frames))]
-    starts = range(0, len(frames), size)
-    batches = detect_batch.map(
-        [frames[i : i + size] for i in starts],
-        [times[i : i + size] for i in starts],
-        unmapped(weights),
-        unmapped(options.min_confidence),
-    )
-    clock.track("detection", *batches, after=("frames",))
-    detections = [d for found in batches.result() for d in found]
-    animals = summarize.submit(video, detections)
-    clock.track("detection", animals)
-    return detections, animals.result()
 
 
 def _artifacts(manifest: dict[str, Any], detections: list[Detection]) -> None:

@@ -7,14 +7,13 @@ from pathlib import Path
 from prefect import task
 
 from tasks.policies import CACHED, MODEL_TAG
-from vidp.atomic import atomic_file
 from vidp.audio import extract_audio, load_audio
 from vidp.ingest import VideoRef
 from vidp.settings import get_settings
-from vidp.speech import LanguageResult, identify_language, transcribe
+from vidp.speech import LanguageResult, Transcript, identify_language, transcribe
 from vidp.whisper_model import load_whisper
 
-__all__ = ["audio_track", "spoken_language", "transcript"]
+__all__ = ["audio_track", "spoken_language", "transcript", "transcript_path"]
 
 
 @task(cache_policy=CACHED)
@@ -45,12 +44,12 @@ def transcript(
     if language.code is None:
         return None
     result = transcribe(load_audio(audio), load_whisper(whisper_model), language.code)
-    if not result.segments:
-        return None
-    out = video.work_dir / f"transcript-{language.code}-{_slug(whisper_model)}.json"
-    with atomic_file(out) as draft:
-        draft.write_text(result.model_dump_json(indent=2), encoding="utf-8")
-    return out
+    return result.save(transcript_path(video, result, whisper_model)) if result.segments else None
+
+
+def transcript_path(video: VideoRef, transcript: Transcript, whisper_model: str) -> Path:
+    """Where a transcript of `video` lives in its work folder: named by language and model."""
+    return video.work_dir / f"transcript-{transcript.language}-{_slug(whisper_model)}.json"
 
 
 def _slug(name: str) -> str:

@@ -19,7 +19,12 @@ SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.jso
 
 
 def cli(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VIDP_CPU_POOL": "vidp-process", **env_vars}
+    env = {
+        **os.environ,
+        "VIDP_CPU_POOL": "vidp-process",
+        "VIDP_GPU_POOL": "vidp-process",
+        **env_vars,
+    }
     done = subprocess.run(
         [sys.executable, "-m", *args],
         capture_output=True,

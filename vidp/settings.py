@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         le=7 * 24 * 3600,
         description="Lifetime of presigned links (S3 allows 7 days).",
     )
+    gpu_deployment: str | None = Field(
+        None,
+        description="Deployment that runs the model work (e.g. 'analyze-gpu/default' on a GPU "
+        "pool); unset runs everything in-process.",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run.")
     max_duration_s: float = Field(4 * 3600, gt=0, description="Longer videos are rejected.")
     ffmpeg_timeout_s: float = Field(

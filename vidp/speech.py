@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel
 
+from vidp.atomic import atomic_file
 from vidp.audio import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -62,6 +63,11 @@ class Transcript(BaseModel):
     @classmethod
     def load(cls, path: Path) -> Transcript:
         return cls.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def save(self, path: Path) -> Path:
+        with atomic_file(path) as draft:
+            draft.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
 
 
 def speech_spans(audio: np.ndarray) -> list[tuple[int, int]]:

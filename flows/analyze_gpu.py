@@ -1,0 +1,57 @@
+"""`analyze-gpu`: the model work of `process-video` (animals, language, transcript) as its own flow.
+
+Deploy it on a GPU work pool and set VIDP_GPU_DEPLOYMENT=analyze-gpu/default where
+`process-video` runs: the encodes stay on CPU workers, the models run here. Its result is
+persisted, so `process-video` reads it from the shared result storage.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.branches import detect_frames, resolve_model, submit_speech, value
+from tasks.animals import sample_video_frames
+from tasks.media import ingest_video, probe_video
+from vidp.analysis import Analysis
+from vidp.ingest import source_filename
+from vidp.options import ProcessOptions
+from vidp.speech import Transcript
+from vidp.stages import StageClock
+
+__all__ = ["analyze_gpu"]
+
+
+def _run_name() -> str:
+    return f"analyze-{source_filename(flow_run.parameters['source'])}"
+
+
+@flow(
+    name="analyze-gpu",
+    flow_run_name=_run_name,
+    persist_result=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=8),
+)
+def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Analysis:  # noqa: B008
+    """Detect animals, identify the language and transcribe one video; return the results as data.
+
+    Args:
+        source: The video: s3://bucket/key, or a path this worker can read.
+        options: The same processing options as the process-video run that asked.
+    """
+    clock = StageClock()
+    staged = ingest_video(source)
+    media = probe_video(staged.ref, staged.filename)
+    frames = sample_video_frames.submit(staged.ref, options.sample_fps)
+    clock.track("frames", frames)
+    speech = submit_speech(staged.ref, media, options, resolve_model(options.whisper_model), clock)
+    detections = detect_frames(
+        frames.result(), options, resolve_model(options.detector_weights), clock
+    )
+    text = value(speech.transcript)
+    return Analysis(
+        detections=detections,
+        language=value(speech.language),
+        transcript=Transcript.load(text) if text else None,
+    )

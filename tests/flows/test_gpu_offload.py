@@ -1,0 +1,84 @@
+"""With VIDP_GPU_DEPLOYMENT set, process-video runs the models through analyze-gpu on another pool."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from conftest import REPO
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows.process_video import process_video
+from vidp.options import ProcessOptions
+from vidp.settings import get_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
+
+
+@pytest.fixture
+def gpu_worker(prefect_server: str, tmp_path: Path):
+    """analyze-gpu deployed on its own pool, served by a real process worker (the "GPU" machine)."""
+    env = {**os.environ, "VIDP_CPU_POOL": "offload-cpu", "VIDP_GPU_POOL": "offload-gpu"}
+    for args in (
+        ["prefect", "work-pool", "create", "offload-gpu", "--type", "process", "--overwrite"],
+        ["vidp.cli", "deploy", "--name", "analyze-gpu/default"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    log = (tmp_path / "worker.log").open("w")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "offload-gpu"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield
+    worker.terminate()
+    worker.wait(timeout=30)
+
+
+def test_models_run_on_the_gpu_deployment(
+    gpu_worker, cat_clip: Path, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("VIDP_GPU_DEPLOYMENT", "analyze-gpu/default")
+    get_settings.cache_clear()
+    try:
+        state = process_video(
+            source=str(cat_clip),
+            output=str(tmp_path),
+            options=ProcessOptions(resolutions=["360p"], whisper_model="base"),
+            return_state=True,
+        )
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert state.is_completed(), state.message
+    manifest = state.result()
+    jsonschema.validate(manifest, SCHEMA)
+    assert [a["label"] for a in manifest["animals"]] == ["cat"] and manifest["animals"][0][
+        "thumbnail"
+    ]
+    assert manifest["language"]["code"] == "en" and manifest["transcript"]["words"] > 5
+    assert manifest["final_video"]["subtitles"] == "burned"
+
+    with get_client(sync_client=True) as client:
+        parent = client.read_flow_run(state.state_details.flow_run_id)
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[parent.id]))
+        )
+        children = [
+            r for r in client.read_flow_runs() if r.parent_task_run_id in {t.id for t in tasks}
+        ]
+    names = {t.name.rsplit("-", 1)[0] for t in tasks}
+    assert "rendition" in names and not names & {"detect_batch", "spoken_language", "transcript"}
+    assert [(c.name, c.state.name) for c in children] == [(f"analyze-{cat_clip.name}", "Completed")]
