@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import jsonschema
 import pytest
 from conftest import REPO
@@ -42,31 +43,66 @@ def runs_of(deployment_id) -> list:
         return [r for r in client.read_flow_runs() if r.deployment_id == deployment_id]
 
 
-def test_deploy_then_run_from_the_cli_and_from_an_event(
-    prefect_server: str, cat_clip: Path, bus_clip: Path, tmp_path: Path
-) -> None:
+@pytest.fixture
+def worker(prefect_server: str, s3, tmp_path: Path):
+    """A real process worker on the pool the deployments use, running in the background."""
     cli("prefect", "work-pool", "create", "vidp-process", "--type", "process", "--overwrite")
-    cli(
-        "vidp.cli", "deploy", VIDP_OUTPUT=str(tmp_path / "event")
-    )  # the deployment's default output
+    log = (tmp_path / "worker.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "vidp-process"],
+        cwd=REPO,
+        env={**os.environ},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_deploy_then_run_from_the_cli_and_from_an_event(
+    worker, s3, cat_clip: Path, bus_clip: Path, tmp_path: Path
+) -> None:
+    cli("vidp.cli", "deploy", VIDP_OUTPUT="s3://results/deployed")  # the runs' default output
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("process-video/default")
         sweep = client.read_deployment_by_name("sweep-uploads/default")
+        gpu = client.read_deployment_by_name("analyze-gpu/default")
     schema = deployment.parameter_openapi_schema
     assert deployment.enforce_parameter_schema and deployment.work_pool_name == "vidp-process"
     assert schema["required"] == ["source"]
     assert (
         schema["definitions"]["ProcessOptions"]["properties"]["crf"]["maximum"] == 51
-    )  # the UI form's limits
+    )  # form limits
     assert [s.schedule.cron for s in sweep.schedules] == ["*/5 * * * *"]
     assert not sweep.schedules[0].active, "no upload prefix configured: the sweep schedule is off"
+    assert gpu.work_pool_name == "vidp-process"  # VIDP_GPU_POOL, here the same pool
 
-    params = {
-        "source": str(cat_clip),
-        "output": str(tmp_path / "cli"),
-        "options": {"resolutions": ["360p"]},
-    }
-    cli("prefect", "deployment", "run", "process-video/default", "--params", json.dumps(params))
+    s3.upload_file(str(cat_clip), "uploads", "deployed/cat.mp4")
+    cli(
+        "prefect",
+        "deployment",
+        "run",
+        "process-video/default",
+        "-p",
+        "source=s3://uploads/deployed/cat.mp4",
+        "--watch",
+    )
+    manifests = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket="results", Prefix="deployed/")["Contents"]
+        if o["Key"].endswith("/manifest.json")
+    ]
+    assert len(manifests) == 1
+    manifest = json.loads(s3.get_object(Bucket="results", Key=manifests[0])["Body"].read())
+    jsonschema.validate(manifest, SCHEMA)
+    assert [a["label"] for a in manifest["animals"]] == ["cat"]
+    final = s3.get_object(
+        Bucket="results", Key=manifest["final_video"]["uri"].removeprefix("s3://results/")
+    )
+    served = httpx.get(manifest["links"]["final.mp4"], headers={"Range": "bytes=10-2009"})
+    assert served.status_code == 206 and served.content == final["Body"].read()[10:2010]
+
     cli(
         "prefect",
         "event",
@@ -77,19 +113,10 @@ def test_deploy_then_run_from_the_cli_and_from_an_event(
         "--payload",
         json.dumps({"source": str(bus_clip)}),
     )
-    deadline = time.monotonic() + 90
-    while not any(r.parameters.get("source") == str(bus_clip) for r in runs_of(deployment.id)):
-        assert time.monotonic() < deadline, "the upload event started no run"
-        time.sleep(1)
-    cli("prefect", "worker", "start", "--pool", "vidp-process", "--run-once")
-
-    manifest = json.loads(next((tmp_path / "cli").glob("*/manifest.json")).read_text())
-    jsonschema.validate(manifest, SCHEMA)
-    assert [a["label"] for a in manifest["animals"]] == ["cat"] and manifest["renditions"][0][
-        "label"
-    ] == "360p"
-    assert (
-        json.loads(next((tmp_path / "event").glob("*/manifest.json")).read_text())["animals"] == []
-    )
-    states = {r.parameters["source"]: r.state.name for r in runs_of(deployment.id)}
-    assert states[str(cat_clip)] == "Completed" and states[str(bus_clip)] == "Completed"
+    deadline = time.monotonic() + 240
+    while True:
+        states = {r.parameters.get("source"): r.state.name for r in runs_of(deployment.id)}
+        if states.get(str(bus_clip)) == "Completed":
+            break
+        assert time.monotonic() < deadline, f"the upload event's run did not complete: {states}"
+        time.sleep(2)
