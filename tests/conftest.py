@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -128,6 +129,24 @@ def wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout_s: float)
             proc.kill()
             raise RuntimeError(f"server at {url} did not start: {log.read_text()[-2000:]}")
         time.sleep(0.3)
+
+
+@contextmanager
+def process_worker(pool: str, log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
+    """A real `prefect worker start --pool POOL` in the background while the block runs."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool],
+            cwd=REPO,
+            env=env or dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-from conftest import REPO
+from conftest import REPO, process_worker
 from prefect.client.orchestration import get_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -47,17 +47,8 @@ def runs_of(deployment_id) -> list:
 def worker(prefect_server: str, s3, tmp_path: Path):
     """A real process worker on the pool the deployments use, running in the background."""
     cli("prefect", "work-pool", "create", "vidp-process", "--type", "process", "--overwrite")
-    log = (tmp_path / "worker.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "vidp-process"],
-        cwd=REPO,
-        env={**os.environ},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield
-    proc.terminate()
-    proc.wait(timeout=30)
+    with process_worker("vidp-process", tmp_path / "worker.log"):
+        yield
 
 
 def test_deploy_then_run_from_the_cli_and_from_an_event(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REPO
+from conftest import REPO, process_worker
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -34,17 +34,8 @@ def gpu_worker(prefect_server: str, tmp_path: Path):
             [sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr[-2000:]
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "offload-gpu"],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    yield
-    worker.terminate()
-    worker.wait(timeout=30)
+    with process_worker("offload-gpu", tmp_path / "worker.log", env):
+        yield
 
 
 def test_models_run_on_the_gpu_deployment(
