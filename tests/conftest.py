@@ -131,6 +131,18 @@ def wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout_s: float)
         time.sleep(0.3)
 
 
+def vidp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `vidp` CLI as a user would, in a subprocess; `env` adds to this environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "vidp.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
 @contextmanager
 def process_worker(pool: str, log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
     """A real `prefect worker start --pool POOL` in the background while the block runs."""

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
-from conftest import REPO
+from conftest import vidp
 from prefect.blocks.core import Block
 
 pytestmark = pytest.mark.integration
@@ -16,20 +12,12 @@ pytestmark = pytest.mark.integration
 def test_blocks_from_the_environment(prefect_server: str, s3, s3_server: str) -> None:
     s3.create_bucket(Bucket="prefect-results")
     env = {
-        **os.environ,
         "AWS_SECRET_ACCESS_KEY": "s3cr3t-value",
         "VIDP_BLOCK_NAME": "vidp-ci",
         "VIDP_RESULTS_BUCKET": "prefect-results",
     }
     for _ in range(2):  # idempotent
-        done = subprocess.run(
-            [sys.executable, "-m", "vidp.cli", "blocks"],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            env=env,
-            timeout=120,
-        )
+        done = vidp("blocks", env=env)
         assert done.returncode == 0, done.stderr
         assert "s3cr3t-value" not in done.stdout + done.stderr
     assert done.stdout.split() == [

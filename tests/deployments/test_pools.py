@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import vidp
 from docker.types import HostConfig
 from prefect.client.orchestration import get_client
 from prefect_docker.worker import DockerWorkerJobConfiguration
@@ -31,16 +28,9 @@ def _drop_gpu_limit(prefect_server: str):
 
 
 def pools(pool_type: str, cpu: str, gpu: str) -> None:
-    env = {**os.environ, "VIDP_CPU_POOL": cpu, "VIDP_GPU_POOL": gpu, "VIDP_GPU_SLOTS": "2"}
+    env = {"VIDP_CPU_POOL": cpu, "VIDP_GPU_POOL": gpu, "VIDP_GPU_SLOTS": "2"}
     for _ in range(2):  # idempotent
-        done = subprocess.run(
-            [sys.executable, "-m", "vidp.cli", "pools", "--type", pool_type],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            env=env,
-            timeout=120,
-        )
+        done = vidp("pools", "--type", pool_type, env=env)
         assert done.returncode == 0, done.stderr
 
 

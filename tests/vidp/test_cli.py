@@ -6,31 +6,17 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REPO
+from conftest import REPO, vidp
 
 from vidp.ffmpeg import run_ffmpeg
 from vidp.sample import make_clip
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-VIDP = [sys.executable, "-m", "vidp.cli"]
 SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
-
-
-def vidp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*VIDP, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_json_run_prints_only_the_manifest(
