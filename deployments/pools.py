@@ -4,8 +4,9 @@
 
 Two pools: `VIDP_CPU_POOL` (default `vidp-cpu`) for the pipeline, and `VIDP_GPU_POOL` (default
 `vidp-gpu`) for model work, whose jobs ask for a GPU (Kubernetes: an `nvidia.com/gpu` limit;
-Docker: a device request). The tag concurrency limit `gpu` (`VIDP_GPU_SLOTS`, default 1) bounds
-how many model tasks run at once across all runs.
+Docker: a device request). Each pool gets a global concurrency limit `models-<pool>` that its
+model tasks hold a slot of while they run (the pool's job env sets `VIDP_MODEL_LIMIT`):
+`VIDP_GPU_SLOTS` (default 1) on the GPU pool, `VIDP_CPU_MODEL_SLOTS` (default 2) on the CPU pool.
 """
 
 from __future__ import annotations
@@ -20,21 +21,29 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
 
-from tasks.policies import MODEL_TAG
-
-__all__ = ["PoolType", "pool_template", "ensure_pools"]
+__all__ = ["PoolType", "ensure_pools", "model_limit", "pool_template"]
 
 PoolType = Literal["process", "docker", "kubernetes"]
 _TEMPLATES = Path(__file__).with_name("work-pools")
 _DOCKER_GPU = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
 
 
-def pool_template(pool_type: PoolType, gpu: bool) -> dict[str, Any] | None:
-    """The base job template for a pool (None: Prefect's own, for process pools)."""
+def model_limit(pool: str) -> str:
+    """The global concurrency limit that bounds model work on `pool`."""
+    return f"models-{pool}"
+
+
+def pool_template(pool_type: PoolType, gpu: bool, limit: str) -> dict[str, Any]:
+    """The base job template for a pool: ours for Docker and Kubernetes, Prefect's for process
+    pools; its jobs hold slots of `limit` for model work."""
     if pool_type == "process":
-        return None
-    template = json.loads((_TEMPLATES / f"{pool_type}.json").read_text())
+        from prefect.workers.process import ProcessWorker
+
+        template = ProcessWorker.get_default_base_job_template()
+    else:
+        template = json.loads((_TEMPLATES / f"{pool_type}.json").read_text())
     variables = template["variables"]["properties"]
+    variables["env"]["default"] = {"VIDP_MODEL_LIMIT": limit}
     if gpu and pool_type == "kubernetes":
         variables["gpu_count"]["default"] = 1
         variables["image"]["default"] = "vidp:cuda"
@@ -47,30 +56,26 @@ def pool_template(pool_type: PoolType, gpu: bool) -> dict[str, Any] | None:
 
 
 def ensure_pools(pool_type: PoolType, env: dict[str, str] | None = None) -> list[str]:
-    """Create the CPU and GPU pools, or update their templates; set the `gpu` tag limit."""
+    """Create the CPU and GPU pools, or update their templates, and their model limits."""
     env = dict(os.environ if env is None else env)
-    pools = {
-        env.get("VIDP_CPU_POOL", "vidp-cpu"): False,
-        env.get("VIDP_GPU_POOL", "vidp-gpu"): True,
+    pools = {  # name -> (GPU pool?, model slots)
+        env.get("VIDP_CPU_POOL", "vidp-cpu"): (False, int(env.get("VIDP_CPU_MODEL_SLOTS", "2"))),
+        env.get("VIDP_GPU_POOL", "vidp-gpu"): (True, int(env.get("VIDP_GPU_SLOTS", "1"))),
     }
     with get_client(sync_client=True) as client:
-        for name, gpu in pools.items():
-            template = pool_template(pool_type, gpu)
+        for name, (gpu, slots) in pools.items():
+            template = pool_template(pool_type, gpu, model_limit(name))
             try:
                 existing = client.read_work_pool(name)
             except ObjectNotFound:
-                create = WorkPoolCreate(name=name, type=pool_type)
-                if template is not None:
-                    create.base_job_template = template
-                client.create_work_pool(create)
-                continue
-            if existing.type != pool_type:
-                raise ValueError(
-                    f"work pool {name!r} exists with type {existing.type!r}, not {pool_type!r}"
+                client.create_work_pool(
+                    WorkPoolCreate(name=name, type=pool_type, base_job_template=template)
                 )
-            if template is not None:
+            else:
+                if existing.type != pool_type:
+                    raise ValueError(
+                        f"work pool {name!r} exists with type {existing.type!r}, not {pool_type!r}"
+                    )
                 client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
-        client.create_concurrency_limit(
-            tag=MODEL_TAG, concurrency_limit=int(env.get("VIDP_GPU_SLOTS", "1"))
-        )
+            client.upsert_global_concurrency_limit_by_name(model_limit(name), slots)
     return list(pools)

@@ -53,5 +53,5 @@ def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Anal
     return Analysis(
         detections=detections,
         language=value(speech.language),
-        transcript=Transcript.load(text) if text else None,
+        transcript=Transcript.load(text.local()) if text else None,
     )

@@ -18,6 +18,7 @@ from vidp.probe import MediaInfo
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult
 from vidp.stages import StageClock
+from vidp.workfiles import WorkFile
 
 __all__ = ["Speech", "resolve_model", "submit_speech", "detect_frames", "value"]
 
@@ -26,7 +27,7 @@ class Speech(NamedTuple):
     """The speech branch: futures while it runs, or plain values for a video without audio."""
 
     language: PrefectFuture[LanguageResult] | LanguageResult
-    transcript: PrefectFuture[Path | None] | None
+    transcript: PrefectFuture[WorkFile | None] | None
 
 
 def value(item: object) -> object:
@@ -56,7 +57,7 @@ def submit_speech(
 
 
 def detect_frames(
-    frames: list[Path], options: ProcessOptions, weights: str, clock: StageClock
+    frames: list[WorkFile], options: ProcessOptions, weights: str, clock: StageClock
 ) -> list[Detection]:
     """Detect in batches of frames, one mapped task each."""
     size = get_settings().detect_batch_size

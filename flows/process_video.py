@@ -21,7 +21,6 @@ from tasks.media import ingest_video, probe_video, thumbnails
 from tasks.publish import publish_results
 from tasks.remote import analyze_remotely, remote_language, remote_transcript
 from tasks.video import final_video, rendition, subtitle_files
-from vidp.analysis import on_local_frames
 from vidp.detect import Detection
 from vidp.encode import target_size
 from vidp.ingest import source_filename
@@ -124,42 +123,43 @@ def process_video(
     )
     clock.track("final_video", final, after=("subtitles", "renditions"))
 
-    frame_paths = frames.result()
-    if remote is not None:
-        detections = on_local_frames(remote.result().detections, frame_paths, options.sample_fps)
+    frame_files = frames.result()
+    if remote is not None:  # its detections name frames as they are named here
+        detections = remote.result().detections
     else:
-        detections = detect_frames(frame_paths, options, weights, clock)
-    animals_f = summarize.submit(video, detections)
+        detections = detect_frames(frame_files, options, weights, clock)
+    animals_f = summarize.submit(video, frame_files, detections)
     clock.track("detection", animals_f)
     animals = animals_f.result()
-    progress(40, f"animals: {', '.join(a.label for a in animals) or 'none'}")
+    progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
     language, text, subs = value(speech.language), value(speech.transcript), value(subs_f)
     progress(60, f"language: {language.code or 'none'}")
     gate = quality_gate.submit(detections, subs, media.duration_s)
     clock.track("quality", gate, after=("detection", "subtitles"))
     gate.result()
-    final_path, final_mode = final.result()
+    final_file, final_mode = final.result()
     progress(85, "encoded")
 
-    encoded = dict(zip(unique_sizes, renditions.result()))
-    words = Transcript.load(text) if text else None
+    encoded = dict(zip(unique_sizes, renditions.result(), strict=True))
+    words = Transcript.load(text.local()) if text else None
     results = Results(
         source=staged,
         media=media,
         language=language,
-        animals=animals,
+        animals=animals.summaries,
+        animal_images=animals.crops,
         transcript=text,
         segments=len(words.segments) if words else 0,
         words=words.word_count if words else 0,
         srt=subs.srt if subs else None,
         vtt=subs.vtt if subs else None,
         renditions=[
-            RenditionFile(label=label, path=encoded[(w, h)], width=w, height=h)
-            for label, (w, h) in zip(labels, sizes)
+            RenditionFile(label=label, file=encoded[(w, h)], width=w, height=h)
+            for label, (w, h) in zip(labels, sizes, strict=True)
         ],
         final=FinalFile(
             label=labels[-1],
-            path=final_path,
+            file=final_file,
             width=sizes[-1][0],
             height=sizes[-1][1],
             subtitles=final_mode,

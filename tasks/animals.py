@@ -2,34 +2,48 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import task
+from pydantic import BaseModel
 
-from tasks.policies import CACHED, MODEL_TAG
+from tasks.policies import CACHED, CACHED_FILES, CACHED_ON_MACHINE, MODEL_TAG, model_slot
 from vidp.detect import AnimalSummary, Detection, detect_animals, save_best_crops, summarize_animals
 from vidp.frames import sample_frames
 from vidp.ingest import VideoRef
+from vidp.workfiles import WorkFile, keep
 
-__all__ = ["sample_video_frames", "detect_batch", "summarize"]
+__all__ = ["Animals", "sample_video_frames", "detect_batch", "summarize"]
 
 
-@task(cache_policy=CACHED)
-def sample_video_frames(video: VideoRef, fps: float) -> list[Path]:
+class Animals(BaseModel):
+    summaries: list[AnimalSummary]
+    crops: dict[str, WorkFile]  # label -> image of its best detection
+
+
+@task(cache_policy=CACHED_ON_MACHINE)
+def sample_video_frames(video: VideoRef, fps: float) -> list[WorkFile]:
     """Decode once, keep `fps` frames per second, scaled for the detector."""
-    return sample_frames(video.path, video.work_dir / f"frames-{fps:g}fps", fps)
+    frames = sample_frames(video.path, video.work_dir / f"frames-{fps:g}fps", fps)
+    return [WorkFile.at(video, f) for f in frames]
 
 
 @task(cache_policy=CACHED, tags=[MODEL_TAG])
 def detect_batch(
-    frames: list[Path], times: list[float], weights: str, min_confidence: float
+    frames: list[WorkFile], times: list[float], weights: str, min_confidence: float
 ) -> list[Detection]:
     """Run YOLO on one batch of frames."""
-    return detect_animals(frames, times, weights, min_confidence)
+    paths = [f.local() for f in frames]
+    with model_slot():
+        return detect_animals(paths, times, weights, min_confidence)
 
 
-@task(cache_policy=CACHED)
-def summarize(video: VideoRef, detections: list[Detection]) -> list[AnimalSummary]:
+@task(cache_policy=CACHED_FILES)
+def summarize(video: VideoRef, frames: list[WorkFile], detections: list[Detection]) -> Animals:
     """Per-label counts, times and confidence, with an image of the best detection."""
     summaries = summarize_animals(detections)
-    return save_best_crops(detections, summaries, video.work_dir / "animals")
+    used = {d.frame for d in detections}
+    crops = save_best_crops(
+        detections, summaries, [f.local() for f in frames if f.path.name in used], video.work_dir
+    )
+    return Animals(
+        summaries=summaries, crops=dict(zip(crops, keep(video, list(crops.values())), strict=True))
+    )

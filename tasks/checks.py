@@ -18,5 +18,7 @@ def quality_gate(
     detections: list[Detection], subtitles: SubtitleFiles | None, duration_s: float
 ) -> int:
     """Check detections and subtitle cues; return how many expectations passed."""
-    cues: list[Cue] = parse_srt(subtitles.srt.read_text(encoding="utf-8")) if subtitles else []
+    cues: list[Cue] = (
+        parse_srt(subtitles.srt.local().read_text(encoding="utf-8")) if subtitles else []
+    )
     return check_outputs(detections_frame(detections), cues_frame(cues), duration_s)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import task
 
-from tasks.policies import CACHED, IO_RETRIES, retry_unless_rejected
+from tasks.policies import CACHED_FILES, IO_RETRIES, retry_unless_rejected
 from vidp.encode import make_thumbnails
 from vidp.errors import RejectedInput
 from vidp.ingest import StagedVideo, VideoRef, ingest
 from vidp.probe import MediaInfo, probe
 from vidp.settings import get_settings
+from vidp.workfiles import WorkFile, keep
 
 __all__ = ["ingest_video", "probe_video", "thumbnails"]
 
@@ -19,7 +18,7 @@ __all__ = ["ingest_video", "probe_video", "thumbnails"]
 @task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected)
 def ingest_video(source: str) -> StagedVideo:
     """Copy the source into the work directory and hash it."""
-    return ingest(source, get_settings().work_dir)
+    return ingest(source)
 
 
 @task
@@ -32,8 +31,10 @@ def probe_video(video: VideoRef, filename: str) -> MediaInfo:
         raise
 
 
-@task(cache_policy=CACHED)
-def thumbnails(video: VideoRef, duration_s: float, count: int, size: tuple[int, int]) -> list[Path]:
+@task(cache_policy=CACHED_FILES)
+def thumbnails(
+    video: VideoRef, duration_s: float, count: int, size: tuple[int, int]
+) -> list[WorkFile]:
     """Evenly spaced JPEG thumbnails."""
     out_dir = video.work_dir / f"thumbnails-{count}-{size[0]}x{size[1]}"
-    return make_thumbnails(video.path, out_dir, duration_s, count, size)
+    return keep(video, make_thumbnails(video.path, out_dir, duration_s, count, size))

@@ -1,22 +1,56 @@
-"""What the tasks share: the cache key, the retry rule and the model tag."""
+"""What the tasks share: cache policies, the retry rule and the model tag."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
 from prefect import Task
-from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.cache_policies import INPUTS, TASK_SOURCE, CacheKeyFnPolicy
 from prefect.client.schemas.objects import TaskRun
+from prefect.concurrency.sync import concurrency
+from prefect.context import TaskRunContext
 from prefect.states import State
 
 from vidp.errors import RejectedInput
+from vidp.settings import get_settings
+from vidp.workfiles import files_scope, machine_scope
 
-__all__ = ["CACHED", "MODEL_TAG", "IO_RETRIES", "retry_unless_rejected"]
+__all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "MODEL_TAG", "IO_RETRIES"]
+__all__ += ["model_slot", "retry_unless_rejected"]
 
-# Task inputs carry the video's SHA-256 (through VideoRef) and the parameters, so the key is
-# the video + parameters + the task's code.
+
+def _files_scope(_: TaskRunContext, inputs: dict[str, Any]) -> str:
+    return files_scope(inputs["video"])
+
+
+def _machine_scope(_: TaskRunContext, inputs: dict[str, Any]) -> str:
+    return machine_scope(inputs["video"])
+
+
+# Inputs carry the video's SHA-256 (through VideoRef and WorkFile) and the parameters, so the
+# key is the video + parameters + the task's code: the same on every machine.
+# For tasks that return data.
 CACHED = INPUTS + TASK_SOURCE
+# For tasks that return WorkFiles: also where those files can be read back (the work store, or
+# this machine's work folder), so a hit never names a file the reader cannot get.
+CACHED_FILES = CACHED + CacheKeyFnPolicy(cache_key_fn=_files_scope)
+# For big intermediates (frames, audio) that are cheaper to remake than to move between machines.
+CACHED_ON_MACHINE = CACHED + CacheKeyFnPolicy(cache_key_fn=_machine_scope)
 
-# `prefect concurrency-limit create gpu 1` bounds model work across runs.
+# Model tasks carry this tag, so a task concurrency limit on it can bound them everywhere.
 MODEL_TAG = "gpu"
+
+
+def model_slot() -> AbstractContextManager[object]:
+    """Hold a slot of this pool's model limit (VIDP_MODEL_LIMIT) while a model runs.
+
+    Taken inside the task, so a cache hit takes none. A limit that does not exist (yet) is
+    Prefect's usual warning, not an error.
+    """
+    name = get_settings().model_limit
+    return concurrency(name, occupy=1) if name else nullcontext()
+
 
 IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 8, 30], "retry_jitter_factor": 0.5}
 

@@ -19,6 +19,6 @@ def publish_results(output: str, results: Results, timings_s: dict[str, float]) 
     storage = storage_for(output, results.source.ref.video_id)
     return publish(
         storage,
-        results.files(),
+        {key: file.local() for key, file in results.files().items()},
         lambda uris, links: build_manifest(results, uris, links, timings_s),
     )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import task
 from prefect.deployments import run_deployment
 
-from tasks.speech import transcript_path
+from tasks.speech import keep_transcript
 from vidp.analysis import Analysis
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
 from vidp.speech import LanguageResult
+from vidp.workfiles import WorkFile
 
 __all__ = ["analyze_remotely", "remote_language", "remote_transcript"]
 
@@ -35,9 +34,7 @@ def remote_language(analysis: Analysis) -> LanguageResult:
 
 
 @task
-def remote_transcript(video: VideoRef, analysis: Analysis, whisper_model: str) -> Path | None:
-    """The remote transcript as a file in this machine's work folder."""
+def remote_transcript(video: VideoRef, analysis: Analysis, whisper_model: str) -> WorkFile | None:
+    """The remote transcript as a work file here."""
     text = analysis.transcript
-    return (
-        text.save(transcript_path(video, text, whisper_model)) if text and text.segments else None
-    )
+    return keep_transcript(video, text, whisper_model) if text else None

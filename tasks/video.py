@@ -2,63 +2,67 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.policies import CACHED
+from tasks.policies import CACHED_FILES
 from vidp.encode import burn_subtitles, copy_video, encode_rendition, mux_soft_subtitles
 from vidp.ingest import VideoRef
 from vidp.speech import LanguageResult, Transcript
 from vidp.subtitles import build_cues, write_subtitles
+from vidp.workfiles import WorkFile, keep
 
 __all__ = ["SubtitleFiles", "rendition", "subtitle_files", "final_video"]
 
 
 class SubtitleFiles(BaseModel):
-    srt: Path
-    vtt: Path
+    srt: WorkFile
+    vtt: WorkFile
     cues: int
 
 
-@task(cache_policy=CACHED)
-def rendition(video: VideoRef, size: tuple[int, int], crf: int, preset: str) -> Path:
+@task(cache_policy=CACHED_FILES)
+def rendition(video: VideoRef, size: tuple[int, int], crf: int, preset: str) -> WorkFile:
     """One downscaled H.264/AAC copy without subtitles."""
     w, h = size
-    return encode_rendition(
-        video.path, video.work_dir / f"rendition-{w}x{h}-crf{crf}-{preset}.mp4", size, crf, preset
-    )
+    out = video.work_dir / f"rendition-{w}x{h}-crf{crf}-{preset}.mp4"
+    return keep(video, [encode_rendition(video.path, out, size, crf, preset)])[0]
 
 
-@task(cache_policy=CACHED)
+@task(cache_policy=CACHED_FILES)
 def subtitle_files(
-    video: VideoRef, transcript: Path | None, duration_s: float
+    video: VideoRef, transcript: WorkFile | None, duration_s: float
 ) -> SubtitleFiles | None:
     """SRT and WebVTT from the transcript's word times; None without speech."""
     if transcript is None:
         return None
-    cues = build_cues(Transcript.load(transcript).segments, duration_s)
-    srt, vtt = transcript.with_suffix(".srt"), transcript.with_suffix(".vtt")
+    text = transcript.local()
+    cues = build_cues(Transcript.load(text).segments, duration_s)
+    srt, vtt = text.with_suffix(".srt"), text.with_suffix(".vtt")
     write_subtitles(cues, srt, vtt)
-    return SubtitleFiles(srt=srt, vtt=vtt, cues=len(cues))
+    srt_file, vtt_file = keep(video, [srt, vtt])
+    return SubtitleFiles(srt=srt_file, vtt=vtt_file, cues=len(cues))
 
 
-@task(cache_policy=CACHED)
+@task(cache_policy=CACHED_FILES)
 def final_video(
     video: VideoRef,
     mode: str,
     subtitles: SubtitleFiles | None,
     language: LanguageResult,
-    rendition_path: Path,
+    rendition_file: WorkFile,
     size: tuple[int, int],
     crf: int,
     preset: str,
-) -> tuple[Path, str]:
+) -> tuple[WorkFile, str]:
     """The video users watch, and how its subtitles went in ('burned', 'soft' or 'none')."""
     out = video.work_dir / f"final-{mode}-{size[0]}x{size[1]}-crf{crf}-{preset}.mp4"
     if subtitles is None or subtitles.cues == 0 or mode == "none":
-        return copy_video(rendition_path, out), "none"
-    if mode == "soft":
-        return mux_soft_subtitles(rendition_path, subtitles.srt, out, language.code), "soft"
-    return burn_subtitles(video.path, subtitles.srt, out, size, crf, preset), "burned"
+        made, how = copy_video(rendition_file.local(), out), "none"
+    elif mode == "soft":
+        made = mux_soft_subtitles(rendition_file.local(), subtitles.srt.local(), out, language.code)
+        how = "soft"
+    else:
+        made = burn_subtitles(video.path, subtitles.srt.local(), out, size, crf, preset)
+        how = "burned"
+    return keep(video, [made])[0], how

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,6 +43,36 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
     from vidp.settings import get_settings
 
     get_settings.cache_clear()
+
+
+def _reread_settings() -> None:
+    from vidp.s3 import credentials
+    from vidp.settings import get_settings
+
+    get_settings.cache_clear()
+    credentials.cache_clear()
+
+
+@pytest.fixture
+def vidp_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set environment variables for one test, with vidp's settings re-read; restored after."""
+
+    def set_env(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        _reread_settings()
+
+    yield set_env
+    monkeypatch.undo()
+    _reread_settings()
+
+
+@pytest.fixture
+def work_root(tmp_path: Path, vidp_env: Callable[..., None]) -> Path:
+    """A fresh VIDP_WORK_DIR for one test."""
+    root = tmp_path / "work"
+    vidp_env(VIDP_WORK_DIR=str(root))
+    return root
 
 
 def speak(text: str, voice: str, out: Path) -> Path:
@@ -249,3 +279,16 @@ def s3(s3_server: str):
     for name in ("uploads", "results"):
         client.create_bucket(Bucket=name)
     return client
+
+
+@pytest.fixture(scope="session")
+def shared_storage(prefect_server: str, s3) -> dict[str, str]:
+    """The environment of workers that share caches: Prefect's results and vidp's work files in
+    one bucket, through the blocks `vidp blocks` saves."""
+    s3.create_bucket(Bucket="vidp-shared")
+    done = vidp("blocks", env={"VIDP_BLOCK_NAME": "shared", "VIDP_RESULTS_BUCKET": "vidp-shared"})
+    assert done.returncode == 0, done.stderr
+    return {
+        "PREFECT_DEFAULT_RESULT_STORAGE_BLOCK": "s3-bucket/shared-results",
+        "VIDP_WORK_STORE": "s3://vidp-shared/work",
+    }

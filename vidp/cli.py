@@ -176,12 +176,15 @@ def pools(
     ] = "process",
 ) -> None:
     """Create or update the CPU and GPU work pools from deployments/work-pools/ (idempotent)."""
-    from deployments.pools import ensure_pools
+    from deployments.pools import ensure_pools, model_limit
 
     if pool_type not in ("process", "docker", "kubernetes"):
         raise typer.BadParameter("use process, docker or kubernetes", param_hint="--type")
     for name in ensure_pools(pool_type):  # type: ignore[arg-type]
-        Console().print(f"work pool {name} ({pool_type}) ready", highlight=False)
+        Console().print(
+            f"work pool {name} ({pool_type}) ready, model limit {model_limit(name)}",
+            highlight=False,
+        )
 
 
 @app.command()

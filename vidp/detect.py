@@ -45,7 +45,7 @@ class Detection(BaseModel):
     label: str
     confidence: float
     time_s: float
-    frame: Path
+    frame: str  # the sampled frame's file name: the same on every machine that samples the video
     box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
 
 
@@ -58,7 +58,6 @@ class AnimalSummary(BaseModel):
     last_seen_s: float
     max_confidence: float
     frames: int
-    thumbnail: Path | None = None
 
 
 class _Detector:
@@ -97,7 +96,10 @@ def detect_animals(
     found: list[Detection] = []
     for frame, time_s, result in zip(frames, times, results, strict=True):
         for cls, conf, box in zip(
-            result.boxes.cls.tolist(), result.boxes.conf.tolist(), result.boxes.xyxy.tolist()
+            result.boxes.cls.tolist(),
+            result.boxes.conf.tolist(),
+            result.boxes.xyxy.tolist(),
+            strict=True,
         ):
             label = result.names[int(cls)]
             if label in ANIMAL_LABELS and conf >= min_confidence:
@@ -106,7 +108,7 @@ def detect_animals(
                         label=label,
                         confidence=round(float(conf), 4),
                         time_s=time_s,
-                        frame=frame,
+                        frame=frame.name,
                         box=tuple(round(v, 1) for v in box),
                     )
                 )
@@ -141,14 +143,14 @@ def _box_id(box: tuple[float, float, float, float]) -> str:
 
 
 def save_best_crops(
-    detections: list[Detection], summaries: list[AnimalSummary], out_dir: Path
-) -> list[AnimalSummary]:
-    """Save a JPEG of each label's most confident box (with some margin) and link it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    linked = []
+    detections: list[Detection], summaries: list[AnimalSummary], frames: list[Path], out_dir: Path
+) -> dict[str, Path]:
+    """Save a JPEG of each label's most confident box (with some margin); return label -> file."""
+    by_name = {f.name: f for f in frames}
+    crops = {}
     for summary in summaries:
         best = max((d for d in detections if d.label == summary.label), key=lambda d: d.confidence)
-        with Image.open(best.frame) as image:
+        with Image.open(by_name[best.frame]) as image:
             x1, y1, x2, y2 = best.box
             mx, my = (x2 - x1) * 0.1, (y2 - y1) * 0.1
             crop = image.crop(
@@ -160,8 +162,10 @@ def save_best_crops(
                 )
             )
             # Named after what it shows, so runs with other settings never overwrite it.
-            path = out_dir / f"{summary.label}-{best.frame.stem}-{_box_id(best.box)}.jpg"
+            path = (
+                out_dir / f"animal-{summary.label}-{Path(best.frame).stem}-{_box_id(best.box)}.jpg"
+            )
             with atomic_file(path) as draft:
                 crop.convert("RGB").save(draft, quality=90)
-        linked.append(summary.model_copy(update={"thumbnail": path}))
-    return linked
+        crops[summary.label] = path
+    return crops

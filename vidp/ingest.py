@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import BaseModel
 
 from vidp.errors import EmptyFile, RejectedInput, SourceNotFound, UnsupportedSource
+from vidp.settings import get_settings
 
 __all__ = ["VideoRef", "StagedVideo", "ingest", "source_filename"]
 
@@ -26,22 +27,41 @@ Fetcher = Callable[[str, BinaryIO], None]
 
 
 class VideoRef(BaseModel):
-    """The work copy of a video, as every later task receives it.
+    """A video as every later task receives it: its bytes' hash, nothing about this machine.
 
-    It holds nothing about where the video came from, so the same bytes under another name or
-    location hit the same cache entries.
+    It holds nothing about where the video came from either, so the same bytes under another
+    name, location or worker hit the same cache entries.
     """
 
     sha256: str
-    path: Path
-    work_dir: Path
-    # Changes whenever the work directory is recreated, so cached paths into a deleted
-    # directory are never served (it is part of every cache key through the task inputs).
-    generation: str
 
     @property
     def video_id(self) -> str:
         return self.sha256[:16]
+
+    @property
+    def work_dir(self) -> Path:
+        """This machine's work folder for the video (`VIDP_WORK_DIR/<video_id>`)."""
+        return get_settings().work_dir / self.video_id
+
+    @property
+    def path(self) -> Path:
+        """The local work copy of the source."""
+        return self.work_dir / "source"
+
+    def generation(self) -> str:
+        """A token of this machine's work folder: renewed whenever the folder is recreated."""
+        marker = self.work_dir / ".generation"
+        if not marker.exists():
+            draft = self.work_dir / f".generation-{uuid.uuid4().hex}"
+            draft.write_text(uuid.uuid4().hex)
+            try:
+                os.link(draft, marker)  # atomic: when two runs race, the first link wins
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+        return marker.read_text().strip()
 
 
 class StagedVideo(BaseModel):
@@ -116,9 +136,10 @@ def _fetcher(uri: str) -> Fetcher:
         ) from None
 
 
-def ingest(uri: str, work_root: Path) -> StagedVideo:
-    """Copy `uri` into `work_root/<video_id>/`, hashing while copying. The source is only read."""
+def ingest(uri: str) -> StagedVideo:
+    """Copy `uri` into `VIDP_WORK_DIR/<video_id>/`, hashing while copying. The source is only read."""
     fetch = _fetcher(uri)
+    work_root = get_settings().work_dir
     work_root.mkdir(parents=True, exist_ok=True)
     incoming = work_root / f".incoming-{uuid.uuid4().hex}"
     try:
@@ -128,29 +149,12 @@ def ingest(uri: str, work_root: Path) -> StagedVideo:
         size = sink.size
         if size == 0:
             raise EmptyFile(f"source is empty (0 bytes): {source_filename(uri)}")
-        sha256 = sink.digest.hexdigest()
-        work_dir = work_root / sha256[:16]
-        work_dir.mkdir(exist_ok=True)
+        ref = VideoRef(sha256=sink.digest.hexdigest())
+        ref.work_dir.mkdir(exist_ok=True)
         # No extension: ffmpeg probes the content, and the name stays the same for the same bytes.
-        path = work_dir / "source"
-        os.replace(incoming, path)
+        os.replace(incoming, ref.path)
     finally:
         incoming.unlink(missing_ok=True)
-    ref = VideoRef(sha256=sha256, path=path, work_dir=work_dir, generation=_generation(work_dir))
     if "://" not in uri:  # the manifest names local sources by absolute path
         uri = str(Path(uri).expanduser().resolve())
     return StagedVideo(ref=ref, uri=uri, filename=source_filename(uri), size_bytes=size)
-
-
-def _generation(work_dir: Path) -> str:
-    marker = work_dir / ".generation"
-    if not marker.exists():
-        draft = work_dir / f".generation-{uuid.uuid4().hex}"
-        draft.write_text(uuid.uuid4().hex)
-        try:
-            os.link(draft, marker)  # atomic: when two runs race, the first link wins
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return marker.read_text().strip()

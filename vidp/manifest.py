@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timezone
 from functools import lru_cache
 from importlib.resources import files
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 import jsonschema
@@ -16,6 +16,7 @@ from vidp.detect import AnimalSummary
 from vidp.ingest import StagedVideo
 from vidp.probe import MediaInfo
 from vidp.speech import LanguageResult
+from vidp.workfiles import WorkFile
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -48,7 +49,7 @@ def now_iso() -> str:
 
 class RenditionFile(BaseModel):
     label: str
-    path: Path
+    file: WorkFile
     width: int
     height: int
 
@@ -58,35 +59,36 @@ class FinalFile(RenditionFile):
 
 
 class Results(BaseModel):
-    """Everything a run produced, as local files: what `publish` turns into the manifest."""
+    """Everything a run produced, as work files: what `publish` turns into the manifest."""
 
     source: StagedVideo
     media: MediaInfo
     language: LanguageResult
     animals: list[AnimalSummary]
-    transcript: Path | None
+    animal_images: dict[str, WorkFile]  # label -> its best detection
+    transcript: WorkFile | None
     segments: int
     words: int
-    srt: Path | None
-    vtt: Path | None
+    srt: WorkFile | None
+    vtt: WorkFile | None
     renditions: list[RenditionFile]
     final: FinalFile
-    thumbnails: list[Path]
+    thumbnails: list[WorkFile]
     parameters: dict[str, Any]
 
-    def files(self) -> dict[str, Path]:
-        """Published key -> local file, for every output."""
-        out: dict[str, Path] = {"final.mp4": self.final.path}
-        out |= {f"renditions/{r.label}.mp4": r.path for r in self.renditions}
-        out |= {f"thumbnails/{p.name}": p for p in self.thumbnails}
-        out |= {f"animals/{a.label}.jpg": a.thumbnail for a in self.animals if a.thumbnail}
-        for key, path in (
+    def files(self) -> dict[str, WorkFile]:
+        """Published key -> work file, for every output."""
+        out: dict[str, WorkFile] = {"final.mp4": self.final.file}
+        out |= {f"renditions/{r.label}.mp4": r.file for r in self.renditions}
+        out |= {f"thumbnails/{PurePosixPath(f.name).name}": f for f in self.thumbnails}
+        out |= {f"animals/{label}.jpg": f for label, f in self.animal_images.items()}
+        for key, file in (
             ("transcript.json", self.transcript),
             ("subtitles.srt", self.srt),
             ("subtitles.vtt", self.vtt),
         ):
-            if path is not None:
-                out[key] = path
+            if file is not None:
+                out[key] = file
         return out
 
 
@@ -105,7 +107,7 @@ def build_manifest(
             "uri": uris[key],
             "width": f.width,
             "height": f.height,
-            "size_bytes": f.path.stat().st_size,
+            "size_bytes": f.file.local().stat().st_size,
         }
 
     manifest = {
@@ -121,8 +123,7 @@ def build_manifest(
         "media": r.media.model_dump(exclude={"format_name"}),
         "language": r.language.model_dump(),
         "animals": [
-            a.model_dump(exclude={"thumbnail"}) | {"thumbnail": uris.get(f"animals/{a.label}.jpg")}
-            for a in r.animals
+            a.model_dump() | {"thumbnail": uris.get(f"animals/{a.label}.jpg")} for a in r.animals
         ],
         "transcript": {
             "segments": r.segments,
@@ -133,7 +134,7 @@ def build_manifest(
         "renditions": [video(x.label, f"renditions/{x.label}.mp4", x) for x in r.renditions],
         "final_video": video(r.final.label, "final.mp4", r.final)
         | {"subtitles": r.final.subtitles},
-        "thumbnails": [uris[f"thumbnails/{p.name}"] for p in r.thumbnails],
+        "thumbnails": [uris[f"thumbnails/{PurePosixPath(f.name).name}"] for f in r.thumbnails],
         "timings_s": {k: round(v, 3) for k, v in timings_s.items()},
         "parameters": r.parameters,
         "pipeline_version": __version__,

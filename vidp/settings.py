@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     work_dir: Path = Field(
         Path.home() / ".cache" / "vidp" / "work",
         description="Per-video working files; they back Prefect's task cache.",
+    )
+    work_store: str = Field(
+        "",
+        description="s3://bucket/prefix where work files are shared between machines, so cached "
+        "results made on one worker serve every other; empty keeps them on each machine.",
     )
     models_dir: Path = Field(
         Path.home() / ".cache" / "vidp" / "models",
@@ -45,6 +50,11 @@ class Settings(BaseSettings):
         le=7 * 24 * 3600,
         description="Lifetime of presigned links (S3 allows 7 days).",
     )
+    model_limit: str = Field(
+        "",
+        description="Prefect global concurrency limit whose slot each model task holds while it "
+        "runs (`vidp pools` sets one per pool in the pool's job env); empty: no limit.",
+    )
     gpu_deployment: str | None = Field(
         None,
         description="Deployment that runs the model work (e.g. 'analyze-gpu/default' on a GPU "
@@ -56,6 +66,13 @@ class Settings(BaseSettings):
         3600, gt=0, description="Wall-clock limit for any single ffmpeg call."
     )
     detect_batch_size: int = Field(16, ge=1, le=256, description="Frames per detector batch.")
+
+    @field_validator("work_store")
+    @classmethod
+    def _s3_or_empty(cls, value: str) -> str:
+        if value and not value.startswith("s3://"):
+            raise ValueError(f"VIDP_WORK_STORE must be s3://bucket/prefix or empty, not {value!r}")
+        return value.rstrip("/")
 
 
 @lru_cache

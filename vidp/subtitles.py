@@ -131,7 +131,7 @@ def build_cues(segments: list[Segment], duration_s: float) -> list[Cue]:
         limit = span[0]
     return [
         Cue(start=s / 1000, end=e / 1000, lines=wrap_lines(t))
-        for (s, e), t in zip(timed, texts)
+        for (s, e), t in zip(timed, texts, strict=True)
         if s >= 0  # only when the video is shorter than its cues could ever fit
     ]
 

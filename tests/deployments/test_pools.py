@@ -1,4 +1,4 @@
-"""`vidp pools` creates Docker and Kubernetes pools the server accepts, with GPU requests rendered."""
+"""`vidp pools` creates pools the server accepts, with GPU requests and model limits rendered."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from conftest import vidp
 from docker.types import HostConfig
 from prefect.client.orchestration import get_client
+from prefect.workers.process import ProcessJobConfiguration
 from prefect_docker.worker import DockerWorkerJobConfiguration
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 
@@ -19,27 +20,25 @@ def render(configuration: type, template: dict, values: dict):
     return asyncio.run(configuration.from_template_and_values(template, values))
 
 
-@pytest.fixture(autouse=True)
-def _drop_gpu_limit(prefect_server: str):
-    """The `gpu` limit these tests create would throttle the other tests' model tasks."""
-    yield
-    with get_client(sync_client=True) as client:
-        client.delete_concurrency_limit_by_tag("gpu")
-
-
 def pools(pool_type: str, cpu: str, gpu: str) -> None:
     env = {"VIDP_CPU_POOL": cpu, "VIDP_GPU_POOL": gpu, "VIDP_GPU_SLOTS": "2"}
     for _ in range(2):  # idempotent
         done = vidp("pools", "--type", pool_type, env=env)
         assert done.returncode == 0, done.stderr
+    assert f"work pool {gpu} ({pool_type}) ready, model limit models-{gpu}" in done.stdout
+    with get_client(sync_client=True) as client:
+        limits = {
+            name: client.read_global_concurrency_limit_by_name(f"models-{name}").limit
+            for name in (cpu, gpu)
+        }
+    assert limits == {cpu: 2, gpu: 2}, "one model limit per pool"
 
 
 def test_kubernetes_pools_render_the_gpu_request(prefect_server: str) -> None:
     pools("kubernetes", "k8s-cpu", "k8s-gpu")
     with get_client(sync_client=True) as client:
         cpu, gpu = client.read_work_pool("k8s-cpu"), client.read_work_pool("k8s-gpu")
-        limit = client.read_concurrency_limit_by_tag("gpu")
-    assert (cpu.type, gpu.type, limit.concurrency_limit) == ("kubernetes", "kubernetes", 2)
+    assert (cpu.type, gpu.type) == ("kubernetes", "kubernetes")
     values = {
         "node_selector": {"nvidia.com/gpu.present": "true"},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
@@ -48,6 +47,7 @@ def test_kubernetes_pools_render_the_gpu_request(prefect_server: str) -> None:
     pod = job.job_manifest["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert pod["containers"][0]["image"] == "vidp:cuda"
+    assert job.env["VIDP_MODEL_LIMIT"] == "models-k8s-gpu"
     assert (
         pod["nodeSelector"] == values["node_selector"]
         and pod["tolerations"] == values["tolerations"]
@@ -73,7 +73,15 @@ def test_docker_gpu_pool_requests_the_gpu_device(prefect_server: str) -> None:
     assert host["DeviceRequests"][0]["Driver"] == "nvidia" and host["DeviceRequests"][0][
         "Capabilities"
     ] == [["gpu"]]
-    assert job.image == "vidp:cuda"
+    assert job.image == "vidp:cuda" and job.env["VIDP_MODEL_LIMIT"] == "models-docker-gpu"
     assert not render(
         DockerWorkerJobConfiguration, cpu.base_job_template, {}
     ).container_create_kwargs
+
+
+def test_process_pools_carry_their_model_limit(prefect_server: str) -> None:
+    pools("process", "proc-cpu", "proc-gpu")
+    with get_client(sync_client=True) as client:
+        cpu = client.read_work_pool("proc-cpu")
+    job = render(ProcessJobConfiguration, cpu.base_job_template, {})
+    assert cpu.type == "process" and job.env["VIDP_MODEL_LIMIT"] == "models-proc-cpu"

@@ -11,21 +11,28 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import REPO, process_worker
+from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.process_video import process_video
 from vidp.options import ProcessOptions
-from vidp.settings import get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
 
 
 @pytest.fixture
-def gpu_worker(prefect_server: str, tmp_path: Path):
-    """analyze-gpu deployed on its own pool, served by a real process worker (the "GPU" machine)."""
-    env = {**os.environ, "VIDP_CPU_POOL": "offload-cpu", "VIDP_GPU_POOL": "offload-gpu"}
+def gpu_worker(prefect_server: str, shared_storage: dict[str, str], tmp_path: Path):
+    """analyze-gpu deployed on its own pool, served by a real process worker (the "GPU" machine):
+    its own work folder, its results in the shared S3 result storage."""
+    env = {
+        **os.environ,
+        **shared_storage,
+        "VIDP_WORK_DIR": str(tmp_path / "gpu-machine"),
+        "VIDP_CPU_POOL": "offload-cpu",
+        "VIDP_GPU_POOL": "offload-gpu",
+    }
     for args in (
         ["prefect", "work-pool", "create", "offload-gpu", "--type", "process", "--overwrite"],
         ["vidp.cli", "deploy", "--name", "analyze-gpu/default"],
@@ -39,20 +46,15 @@ def gpu_worker(prefect_server: str, tmp_path: Path):
 
 
 def test_models_run_on_the_gpu_deployment(
-    gpu_worker, cat_clip: Path, tmp_path: Path, monkeypatch
+    gpu_worker, cat_clip: Path, tmp_path: Path, vidp_env
 ) -> None:
-    monkeypatch.setenv("VIDP_GPU_DEPLOYMENT", "analyze-gpu/default")
-    get_settings.cache_clear()
-    try:
-        state = process_video(
-            source=str(cat_clip),
-            output=str(tmp_path),
-            options=ProcessOptions(resolutions=["360p"], whisper_model="base"),
-            return_state=True,
-        )
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
+    vidp_env(VIDP_GPU_DEPLOYMENT="analyze-gpu/default", VIDP_WORK_DIR=str(tmp_path / "cpu-machine"))
+    state = process_video(
+        source=str(cat_clip),
+        output=str(tmp_path / "out"),
+        options=ProcessOptions(resolutions=["360p"], whisper_model="base"),
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     manifest = state.result()
     jsonschema.validate(manifest, SCHEMA)
@@ -73,3 +75,6 @@ def test_models_run_on_the_gpu_deployment(
     names = {t.name.rsplit("-", 1)[0] for t in tasks}
     assert "rendition" in names and not names & {"detect_batch", "spoken_language", "transcript"}
     assert [(c.name, c.state.name) for c in children] == [(f"analyze-{cat_clip.name}", "Completed")]
+    # The analysis travelled through the shared S3 result storage, not a local folder.
+    stored = children[0].state.data
+    assert stored.storage_block_id == Block.load("s3-bucket/shared-results")._block_document_id

@@ -32,13 +32,14 @@ def test_frames_are_sampled_once_and_scaled_for_the_detector(
 
 
 def test_cat_is_found_only_while_on_screen(cat_clip: Path, tmp_path: Path) -> None:
-    _, detections, animals = analyse(cat_clip, tmp_path)
+    frames, detections, animals = analyse(cat_clip, tmp_path)
     assert [a.label for a in animals] == ["cat"]
     cat = animals[0]
     assert 3.0 <= cat.first_seen_s <= cat.last_seen_s <= 7.0  # on screen from 3 s to 7 s
     assert cat.frames >= 3 and cat.max_count == 1 and 0.5 <= cat.max_confidence <= 1
-    crops = save_best_crops(detections, animals, tmp_path / "animals")
-    assert crops[0].thumbnail is not None and crops[0].thumbnail.stat().st_size > 1000
+    assert {d.frame for d in detections} <= {f.name for f in frames}
+    crops = save_best_crops(detections, animals, frames, tmp_path)
+    assert list(crops) == ["cat"] and crops["cat"].stat().st_size > 1000
 
 
 def test_bus_photo_has_no_animals(bus_clip: Path, tmp_path: Path) -> None:

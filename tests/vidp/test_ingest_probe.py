@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -45,35 +46,44 @@ def clips(media_dir: Path) -> dict[str, Path]:
 
 class TestIngest:
     def test_hashes_copies_and_leaves_source_alone(
-        self, clips: dict[str, Path], tmp_path: Path
+        self, clips: dict[str, Path], work_root: Path
     ) -> None:
         source = clips["good"]
         before = (source.read_bytes(), source.stat().st_mtime_ns)
-        staged = ingest(f"file://{source}", tmp_path)
+        staged = ingest(f"file://{source}")
         digest = hashlib.sha256(before[0]).hexdigest()
         assert staged.ref.sha256 == digest and staged.ref.video_id == digest[:16]
         assert staged.ref.path.read_bytes() == before[0]
-        assert staged.ref.work_dir == tmp_path / digest[:16]
+        assert staged.ref.work_dir == work_root / digest[:16]
         assert (source.read_bytes(), source.stat().st_mtime_ns) == before
         assert staged.filename == source.name and staged.uri == f"file://{source}"
 
-    def test_same_bytes_same_work_copy_and_generation(
-        self, clips: dict[str, Path], tmp_path: Path
+    def test_same_bytes_same_ref_and_generation(
+        self, clips: dict[str, Path], work_root: Path, tmp_path: Path
     ) -> None:
-        a = ingest(str(clips["good"]), tmp_path)
+        a = ingest(str(clips["good"]))
         renamed = tmp_path / "other name.MOV"
         renamed.write_bytes(clips["good"].read_bytes())
-        b = ingest(str(renamed), tmp_path)
-        assert a.ref == b.ref
+        b = ingest(str(renamed))
+        assert a.ref == b.ref and a.ref.generation() == b.ref.generation()
+
+    def test_a_recreated_work_folder_is_a_new_generation(
+        self, clips: dict[str, Path], work_root: Path
+    ) -> None:
+        first = ingest(str(clips["good"])).ref
+        old = first.generation()
+        shutil.rmtree(first.work_dir)
+        again = ingest(str(clips["good"])).ref
+        assert again == first and again.generation() != old
 
     def test_missing_and_empty_sources_are_rejected(
-        self, clips: dict[str, Path], tmp_path: Path
+        self, clips: dict[str, Path], work_root: Path, tmp_path: Path
     ) -> None:
         with pytest.raises(SourceNotFound, match="not found"):
-            ingest(str(tmp_path / "nope.mp4"), tmp_path)
+            ingest(str(tmp_path / "nope.mp4"))
         with pytest.raises(EmptyFile, match="0 bytes"):
-            ingest(str(clips["empty"]), tmp_path)
-        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".incoming")]
+            ingest(str(clips["empty"]))
+        assert not [p for p in work_root.iterdir() if p.name.startswith(".incoming")]
 
 
 class TestProbe:

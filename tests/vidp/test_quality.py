@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from vidp.detect import Detection
@@ -12,7 +10,7 @@ from vidp.subtitles import Cue
 
 
 def det(t: float, conf: float) -> Detection:
-    return Detection(label="cat", confidence=conf, time_s=t, frame=Path("f.jpg"), box=(0, 0, 1, 1))
+    return Detection(label="cat", confidence=conf, time_s=t, frame="000001.jpg", box=(0, 0, 1, 1))
 
 
 def cue(a: float, b: float) -> Cue:

@@ -13,17 +13,16 @@ import pytest
 from vidp.errors import SourceNotFound
 from vidp.ingest import ingest
 from vidp.publish import publish
-from vidp.s3 import S3Storage, credentials
-from vidp.settings import get_settings
+from vidp.s3 import S3Storage
 
 pytestmark = pytest.mark.integration
 
 
-def test_ingest_streams_and_hashes_an_object(s3, tmp_path: Path) -> None:
+def test_ingest_streams_and_hashes_an_object(s3, work_root: Path) -> None:
     data = os.urandom(20 * 1024 * 1024 + 123)  # large enough for ranged, concurrent GETs
     s3.put_object(Bucket="uploads", Key="in/my clip: take 1.mp4", Body=data)
     etag = s3.head_object(Bucket="uploads", Key="in/my clip: take 1.mp4")["ETag"]
-    staged = ingest("s3://uploads/in/my clip: take 1.mp4", tmp_path)
+    staged = ingest("s3://uploads/in/my clip: take 1.mp4")
     assert staged.ref.sha256 == hashlib.sha256(data).hexdigest()
     assert staged.ref.path.read_bytes() == data and staged.size_bytes == len(data)
     assert (
@@ -36,9 +35,9 @@ def test_ingest_streams_and_hashes_an_object(s3, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("uri", ["s3://uploads/nope.mp4", "s3://no-such-bucket/a.mp4"])
-def test_missing_object_is_rejected(s3, uri: str, tmp_path: Path) -> None:
+def test_missing_object_is_rejected(s3, uri: str, work_root: Path) -> None:
     with pytest.raises(SourceNotFound, match="source not found"):
-        ingest(uri, tmp_path)
+        ingest(uri)
 
 
 def test_publish_uploads_multipart_links_and_manifest_last(s3, tmp_path: Path) -> None:
@@ -72,7 +71,7 @@ def test_failed_publish_leaves_nothing(s3, tmp_path: Path) -> None:
 
 
 def test_a_named_minio_block_wins_over_the_environment(
-    s3, s3_server: str, prefect_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3, s3_server: str, prefect_server: str, work_root: Path, vidp_env
 ) -> None:
     from prefect_aws import AwsClientParameters, MinIOCredentials
 
@@ -83,14 +82,8 @@ def test_a_named_minio_block_wins_over_the_environment(
         aws_client_parameters=AwsClientParameters(endpoint_url=s3_server),
     ).save("vidp-test", overwrite=True)
     s3.put_object(Bucket="uploads", Key="block.mp4", Body=b"video bytes")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # the SDK chain now leads nowhere
-    monkeypatch.setenv("VIDP_S3_CREDENTIALS_BLOCK", "minio-credentials/vidp-test")
-    get_settings.cache_clear()
-    credentials.cache_clear()
-    try:
-        staged = ingest("s3://uploads/block.mp4", tmp_path)
-        assert staged.ref.path.read_bytes() == b"video bytes"
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
-        credentials.cache_clear()
+    vidp_env(
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # the SDK chain now leads nowhere
+        VIDP_S3_CREDENTIALS_BLOCK="minio-credentials/vidp-test",
+    )
+    assert ingest("s3://uploads/block.mp4").ref.path.read_bytes() == b"video bytes"

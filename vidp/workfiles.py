@@ -1,0 +1,100 @@
+"""A video's work files, named so that a cached task result means the same file on every machine.
+
+Tasks return `WorkFile`s (a name inside the video's work folder) rather than paths. With
+`VIDP_WORK_STORE=s3://bucket/prefix` every kept file is also copied to
+`<prefix>/<video_id>/<name>`, and `local()` fetches it on a machine that lacks it: with Prefect's
+results in shared storage too, a cache hit made on one worker serves every other. Without a store
+the files stay where they were made, and `files_scope` keeps cache keys to this machine's
+current work folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from vidp.atomic import atomic_dir, atomic_file
+from vidp.ingest import VideoRef
+from vidp.settings import get_settings
+
+if TYPE_CHECKING:
+    from prefect_aws import S3Bucket
+
+__all__ = ["WorkFile", "keep", "files_scope", "machine_scope"]
+
+
+class WorkFile(BaseModel):
+    """A file in a video's work folder. A name with a folder part belongs to a folder that a
+    task wrote whole, and is fetched whole."""
+
+    video: VideoRef
+    name: str
+
+    @classmethod
+    def at(cls, video: VideoRef, path: Path) -> WorkFile:
+        """A file this machine made in `video`'s work folder, not shared (see `keep`)."""
+        return cls(video=video, name=path.relative_to(video.work_dir).as_posix())
+
+    @property
+    def path(self) -> Path:
+        """Where the file is, or would be, on this machine."""
+        return self.video.work_dir / self.name
+
+    def local(self) -> Path:
+        """The file on this machine, fetched from the work store first when it was made elsewhere."""
+        if self.path.exists():
+            return self.path
+        store = get_settings().work_store
+        if not store:
+            raise FileNotFoundError(f"work file missing and no VIDP_WORK_STORE set: {self.path}")
+        folder, _, _ = self.name.rpartition("/")
+        if folder:
+            with atomic_dir(self.video.work_dir / folder) as draft:
+                _bucket(store).download_folder_to_path(_key(self.video, folder) + "/", draft)
+        else:
+            with atomic_file(self.path) as draft:
+                _bucket(store).download_object_to_path(_key(self.video, self.name), draft)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/")
+        return self.path
+
+
+def keep(video: VideoRef, paths: list[Path]) -> list[WorkFile]:
+    """Files a task just made in `video`'s work folder, copied to the work store when one is set."""
+    files = [WorkFile.at(video, p) for p in paths]
+    store = get_settings().work_store
+    if store:
+        bucket = _bucket(store)
+        for f in files:
+            bucket.upload_from_path(f.path, _key(video, f.name))
+    return files
+
+
+def files_scope(video: VideoRef) -> str:
+    """Where cached files of `video` can be read back: the shared store, or this work folder."""
+    return get_settings().work_store or machine_scope(video)
+
+
+def machine_scope(video: VideoRef) -> str:
+    """This machine's current work folder for `video`: for files that are never shared."""
+    return f"{get_settings().work_dir}#{video.generation()}"
+
+
+def _key(video: VideoRef, name: str) -> str:
+    _, prefix = _split(get_settings().work_store)
+    return f"{prefix}{video.video_id}/{name}"
+
+
+def _bucket(store: str) -> S3Bucket:
+    from vidp.s3 import bucket
+
+    return bucket(_split(store)[0])
+
+
+def _split(store: str) -> tuple[str, str]:
+    from vidp.s3 import parse_s3_uri
+
+    name, prefix = parse_s3_uri(store + "/")
+    return name, prefix
