@@ -7,6 +7,7 @@ Two pools: `VIDP_CPU_POOL` (default `vidp-cpu`) for the pipeline, and `VIDP_GPU_
 Docker: a device request). Each pool gets a global concurrency limit `models-<pool>` that its
 model tasks hold a slot of while they run (the pool's job env sets `VIDP_MODEL_LIMIT`):
 `VIDP_GPU_SLOTS` (default 1) on the GPU pool, `VIDP_CPU_MODEL_SLOTS` (default 2) on the CPU pool.
+The settings every flow run needs alike (`WORKER_ENV`) go into the pools' job env when set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,11 +23,19 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
 
-__all__ = ["PoolType", "ensure_pools", "model_limit", "pool_template"]
+__all__ = ["WORKER_ENV", "PoolType", "ensure_pools", "model_limit", "pool_template"]
 
 PoolType = Literal["process", "docker", "kubernetes"]
 _TEMPLATES = Path(__file__).with_name("work-pools")
 _DOCKER_GPU = [{"driver": "nvidia", "count": -1, "capabilities": [["gpu"]]}]
+# Copied from `vidp pools`' environment into every job, so shared caches and S3 credentials are
+# configured once, not per pod.
+WORKER_ENV = (
+    "PREFECT_DEFAULT_RESULT_STORAGE_BLOCK",
+    "VIDP_WORK_STORE",
+    "VIDP_S3_CREDENTIALS_BLOCK",
+    "VIDP_GPU_DEPLOYMENT",
+)
 
 
 def model_limit(pool: str) -> str:
@@ -33,9 +43,11 @@ def model_limit(pool: str) -> str:
     return f"models-{pool}"
 
 
-def pool_template(pool_type: PoolType, gpu: bool, limit: str) -> dict[str, Any]:
+def pool_template(
+    pool_type: PoolType, gpu: bool, limit: str, env: Mapping[str, str]
+) -> dict[str, Any]:
     """The base job template for a pool: ours for Docker and Kubernetes, Prefect's for process
-    pools; its jobs hold slots of `limit` for model work."""
+    pools; its jobs hold slots of `limit` for model work and get the `WORKER_ENV` set in `env`."""
     if pool_type == "process":
         from prefect.workers.process import ProcessWorker
 
@@ -43,7 +55,10 @@ def pool_template(pool_type: PoolType, gpu: bool, limit: str) -> dict[str, Any]:
     else:
         template = json.loads((_TEMPLATES / f"{pool_type}.json").read_text())
     variables = template["variables"]["properties"]
-    variables["env"]["default"] = {"VIDP_MODEL_LIMIT": limit}
+    variables["env"]["default"] = {
+        "VIDP_MODEL_LIMIT": limit,
+        **{name: env[name] for name in WORKER_ENV if env.get(name)},
+    }
     if gpu and pool_type == "kubernetes":
         variables["gpu_count"]["default"] = 1
         variables["image"]["default"] = "vidp:cuda"
@@ -64,7 +79,7 @@ def ensure_pools(pool_type: PoolType, env: dict[str, str] | None = None) -> list
     }
     with get_client(sync_client=True) as client:
         for name, (gpu, slots) in pools.items():
-            template = pool_template(pool_type, gpu, model_limit(name))
+            template = pool_template(pool_type, gpu, model_limit(name), env)
             try:
                 existing = client.read_work_pool(name)
             except ObjectNotFound:

@@ -15,13 +15,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
+from botocore.exceptions import ClientError
+
 from vidp.errors import SourceNotFound
 from vidp.settings import get_settings
 
 if TYPE_CHECKING:
     from prefect_aws import AwsCredentials, MinIOCredentials, S3Bucket
 
-__all__ = ["parse_s3_uri", "credentials", "bucket", "download", "presign", "S3Storage"]
+__all__ = [
+    "S3Storage",
+    "bucket",
+    "credentials",
+    "download",
+    "is_missing",
+    "parse_s3_uri",
+    "presign",
+]
 
 # botocore backs off and retries throttling (SlowDown, 503) and 5xx answers by itself.
 _RETRIES = {"retries": {"mode": "adaptive", "max_attempts": 10}}
@@ -56,15 +66,18 @@ def bucket(name: str) -> S3Bucket:
 
 def download(uri: str, sink: BinaryIO) -> None:
     """Stream the object into `sink` in order (ranged GETs for large objects, never all in memory)."""
-    from botocore.exceptions import ClientError
-
     name, key = parse_s3_uri(uri)
     try:
         bucket(name).download_object_to_file_object(key, sink)
     except ClientError as e:
-        if e.response.get("Error", {}).get("Code") in _MISSING:
+        if is_missing(e):
             raise SourceNotFound(f"source not found: {uri}") from e
         raise
+
+
+def is_missing(error: ClientError) -> bool:
+    """Whether S3 answered that the object or bucket does not exist."""
+    return error.response.get("Error", {}).get("Code") in _MISSING
 
 
 def presign(uri: str, expiry_s: int) -> str:

@@ -13,10 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from vidp.atomic import atomic_dir, atomic_file
 from vidp.ingest import VideoRef
+from vidp.s3 import bucket, is_missing, parse_s3_uri
 from vidp.settings import get_settings
 
 if TYPE_CHECKING:
@@ -49,16 +51,26 @@ class WorkFile(BaseModel):
         store = get_settings().work_store
         if not store:
             raise FileNotFoundError(f"work file missing and no VIDP_WORK_STORE set: {self.path}")
+        missing = FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/")
+        try:
+            self._fetch(_bucket(store))
+        except ClientError as e:
+            if is_missing(e):
+                raise missing from e
+            raise
+        if not self.path.exists():  # an empty folder listing
+            raise missing
+        return self.path
+
+    def _fetch(self, bucket: S3Bucket) -> None:
         folder, _, _ = self.name.rpartition("/")
         if folder:
             with atomic_dir(self.video.work_dir / folder) as draft:
-                _bucket(store).download_folder_to_path(_key(self.video, folder) + "/", draft)
+                bucket.download_folder_to_path(_key(self.video, folder) + "/", draft)
         else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_file(self.path) as draft:
-                _bucket(store).download_object_to_path(_key(self.video, self.name), draft)
-        if not self.path.exists():
-            raise FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/")
-        return self.path
+                bucket.download_object_to_path(_key(self.video, self.name), draft)
 
 
 def keep(video: VideoRef, paths: list[Path]) -> list[WorkFile]:
@@ -66,9 +78,9 @@ def keep(video: VideoRef, paths: list[Path]) -> list[WorkFile]:
     files = [WorkFile.at(video, p) for p in paths]
     store = get_settings().work_store
     if store:
-        bucket = _bucket(store)
+        target = _bucket(store)
         for f in files:
-            bucket.upload_from_path(f.path, _key(video, f.name))
+            target.upload_from_path(f.path, _key(video, f.name))
     return files
 
 
@@ -83,18 +95,9 @@ def machine_scope(video: VideoRef) -> str:
 
 
 def _key(video: VideoRef, name: str) -> str:
-    _, prefix = _split(get_settings().work_store)
+    _, prefix = parse_s3_uri(get_settings().work_store + "/")
     return f"{prefix}{video.video_id}/{name}"
 
 
 def _bucket(store: str) -> S3Bucket:
-    from vidp.s3 import bucket
-
-    return bucket(_split(store)[0])
-
-
-def _split(store: str) -> tuple[str, str]:
-    from vidp.s3 import parse_s3_uri
-
-    name, prefix = parse_s3_uri(store + "/")
-    return name, prefix
+    return bucket(parse_s3_uri(store + "/")[0])

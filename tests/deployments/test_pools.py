@@ -20,8 +20,8 @@ def render(configuration: type, template: dict, values: dict):
     return asyncio.run(configuration.from_template_and_values(template, values))
 
 
-def pools(pool_type: str, cpu: str, gpu: str) -> None:
-    env = {"VIDP_CPU_POOL": cpu, "VIDP_GPU_POOL": gpu, "VIDP_GPU_SLOTS": "2"}
+def pools(pool_type: str, cpu: str, gpu: str, **extra: str) -> None:
+    env = {"VIDP_CPU_POOL": cpu, "VIDP_GPU_POOL": gpu, "VIDP_GPU_SLOTS": "2", **extra}
     for _ in range(2):  # idempotent
         done = vidp("pools", "--type", pool_type, env=env)
         assert done.returncode == 0, done.stderr
@@ -79,9 +79,14 @@ def test_docker_gpu_pool_requests_the_gpu_device(prefect_server: str) -> None:
     ).container_create_kwargs
 
 
-def test_process_pools_carry_their_model_limit(prefect_server: str) -> None:
-    pools("process", "proc-cpu", "proc-gpu")
+def test_process_pools_carry_their_model_limit_and_shared_settings(prefect_server: str) -> None:
+    shared = {
+        "PREFECT_DEFAULT_RESULT_STORAGE_BLOCK": "s3-bucket/vidp-results",
+        "VIDP_WORK_STORE": "s3://vidp-cache/work",
+    }
+    pools("process", "proc-cpu", "proc-gpu", **shared)
     with get_client(sync_client=True) as client:
         cpu = client.read_work_pool("proc-cpu")
     job = render(ProcessJobConfiguration, cpu.base_job_template, {})
-    assert cpu.type == "process" and job.env["VIDP_MODEL_LIMIT"] == "models-proc-cpu"
+    assert cpu.type == "process"
+    assert job.env == {"VIDP_MODEL_LIMIT": "models-proc-cpu", **shared}

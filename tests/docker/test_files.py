@@ -69,3 +69,8 @@ def test_compose_stack_is_complete_and_healthy_by_construction() -> None:
         and worker["environment"]["VIDP_CPU_POOL"] in worker["command"]
     )
     assert worker["environment"]["PREFECT_API_URL"] == "http://prefect-server:4200/api"
+    # Workers share caches through the bucket the setup service creates and registers.
+    env = worker["environment"]
+    cache_bucket = env["VIDP_WORK_STORE"].removeprefix("s3://").split("/")[0]
+    assert cache_bucket == env["VIDP_RESULTS_BUCKET"] in services["setup"]["command"][-1]
+    assert env["PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"] == "s3-bucket/vidp-results"
