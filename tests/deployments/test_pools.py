@@ -8,6 +8,7 @@ import pytest
 from conftest import vidp
 from docker.types import HostConfig
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import WorkPool
 from prefect.workers.process import ProcessJobConfiguration
 from prefect_docker.worker import DockerWorkerJobConfiguration
 from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
@@ -15,9 +16,25 @@ from prefect_kubernetes.worker import KubernetesWorkerJobConfiguration
 pytestmark = pytest.mark.integration
 
 
-def render(configuration: type, template: dict, values: dict):
-    """The job configuration a worker builds for a flow run from a pool's template and variables."""
-    return asyncio.run(configuration.from_template_and_values(template, values))
+def render(configuration: type, pool: WorkPool, values: dict):
+    """The job configuration a worker builds for a flow run of a deployment on `pool` that sets
+    `values` as its job variables: the pool's template filled in, then prepared for the run."""
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("pool-probe")
+        deployment_id = client.create_deployment(
+            flow_id=flow_id,
+            name=f"probe-{pool.name}",
+            work_pool_name=pool.name,
+            job_variables=values,
+        )
+        run = client.create_flow_run_from_deployment(deployment_id)
+        deployment, flow = client.read_deployment(deployment_id), client.read_flow(flow_id)
+    job = asyncio.run(
+        configuration.from_template_and_values(pool.base_job_template, deployment.job_variables)
+    )
+    job.prepare_for_flow_run(run, deployment=deployment, flow=flow, work_pool=pool)
+    assert str(run.id) == job.env["PREFECT__FLOW_RUN_ID"]
+    return job
 
 
 def pools(pool_type: str, cpu: str, gpu: str, **extra: str) -> None:
@@ -43,16 +60,16 @@ def test_kubernetes_pools_render_the_gpu_request(prefect_server: str) -> None:
         "node_selector": {"nvidia.com/gpu.present": "true"},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
     }
-    job = render(KubernetesWorkerJobConfiguration, gpu.base_job_template, values)
+    job = render(KubernetesWorkerJobConfiguration, gpu, values)
     pod = job.job_manifest["spec"]["template"]["spec"]
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert pod["containers"][0]["image"] == "vidp:cuda"
-    assert job.env["VIDP_MODEL_LIMIT"] == "models-k8s-gpu"
+    assert {"name": "VIDP_MODEL_LIMIT", "value": "models-k8s-gpu"} in pod["containers"][0]["env"]
     assert (
         pod["nodeSelector"] == values["node_selector"]
         and pod["tolerations"] == values["tolerations"]
     )
-    plain = render(KubernetesWorkerJobConfiguration, cpu.base_job_template, {})
+    plain = render(KubernetesWorkerJobConfiguration, cpu, {})
     assert (
         plain.job_manifest["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"][
             "nvidia.com/gpu"
@@ -66,7 +83,7 @@ def test_docker_gpu_pool_requests_the_gpu_device(prefect_server: str) -> None:
     with get_client(sync_client=True) as client:
         cpu, gpu = client.read_work_pool("docker-cpu"), client.read_work_pool("docker-gpu")
     assert (cpu.type, gpu.type) == ("docker", "docker")
-    job = render(DockerWorkerJobConfiguration, gpu.base_job_template, {})
+    job = render(DockerWorkerJobConfiguration, gpu, {})
     host = HostConfig(
         version="1.44", device_requests=job.container_create_kwargs["device_requests"]
     )
@@ -74,9 +91,7 @@ def test_docker_gpu_pool_requests_the_gpu_device(prefect_server: str) -> None:
         "Capabilities"
     ] == [["gpu"]]
     assert job.image == "vidp:cuda" and job.env["VIDP_MODEL_LIMIT"] == "models-docker-gpu"
-    assert not render(
-        DockerWorkerJobConfiguration, cpu.base_job_template, {}
-    ).container_create_kwargs
+    assert not render(DockerWorkerJobConfiguration, cpu, {}).container_create_kwargs
 
 
 def test_process_pools_carry_their_model_limit_and_shared_settings(prefect_server: str) -> None:
@@ -87,6 +102,6 @@ def test_process_pools_carry_their_model_limit_and_shared_settings(prefect_serve
     pools("process", "proc-cpu", "proc-gpu", **shared)
     with get_client(sync_client=True) as client:
         cpu = client.read_work_pool("proc-cpu")
-    job = render(ProcessJobConfiguration, cpu.base_job_template, {})
+    job = render(ProcessJobConfiguration, cpu, {})
     assert cpu.type == "process"
-    assert job.env == {"VIDP_MODEL_LIMIT": "models-proc-cpu", **shared}
+    assert {"VIDP_MODEL_LIMIT": "models-proc-cpu", **shared}.items() <= job.env.items()
