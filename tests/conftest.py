@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Work files and settings of the tests never touch the user's own."""
     os.environ["VIDP_WORK_DIR"] = str(tmp_path_factory.mktemp("work"))
+    os.environ["VIDP_CATALOG_URL"] = f"sqlite:///{tmp_path_factory.mktemp('catalog')}/catalog.db"
     from vidp.settings import get_settings
 
     get_settings.cache_clear()
@@ -292,3 +294,114 @@ def shared_storage(prefect_server: str, s3) -> dict[str, str]:
         "PREFECT_DEFAULT_RESULT_STORAGE_BLOCK": "s3-bucket/shared-results",
         "VIDP_WORK_STORE": "s3://vidp-shared/work",
     }
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's `postgresql` package) on a free loopback port, run by
+    the `postgres` user when the tests run as root (PostgreSQL refuses root). Yields its URL."""
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not bins:
+        raise pytest.UsageError("PostgreSQL is needed: apt-get install postgresql")
+    bindir = bins[-1].parent
+    root = Path(tempfile.mkdtemp(prefix="vidp-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", free_port()
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "vidp", "--auth=trust"],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    start = [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w"]
+    subprocess.run(
+        [*start, "-l", str(root / "server.log"), "start"], check=True, capture_output=True
+    )
+    try:
+        yield f"postgresql://vidp@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*start, "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# The gateway: `vidp gateway` under uvicorn on a free port, talking to the test Prefect server.
+
+SECRET = "gateway-test-secret"
+API_KEY = "gateway-test-key"
+DEPLOYMENT = "process-video/gateway-test"
+
+
+@pytest.fixture(scope="session")
+def gateway_deployment(prefect_server: str) -> str:
+    """process-video deployed on a pool no worker serves: runs the gateway starts stay scheduled."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    from flows.process_video import process_video
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name="gateway-test-pool", type="process"))
+        except ObjectAlreadyExists:
+            pass
+    process_video.to_deployment(
+        name="gateway-test", work_pool_name="gateway-test-pool", enforce_parameter_schema=True
+    ).apply()
+    return DEPLOYMENT
+
+
+@pytest.fixture(scope="session")
+def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The gateway's base URL."""
+    home = tmp_path_factory.mktemp("gateway")
+    port = free_port()
+    env = {
+        **os.environ,
+        "VIDP_GATEWAY_SECRET": SECRET,
+        "VIDP_GATEWAY_API_KEYS": f"other-key,{API_KEY}",
+        "VIDP_GATEWAY_DEPLOYMENT": gateway_deployment,
+        "VIDP_GATEWAY_UPLOADS": str(home / "uploads"),
+    }
+    log = home / "gateway.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vidp.cli", "gateway", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(proc, f"{url}/openapi.json", log, timeout_s=60)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
+    """Headers a sender holding `secret` attaches, signing at `at` (default now)."""
+    from gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+    timestamp = int(time.time() if at is None else at)
+    return {
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        TIMESTAMP_HEADER: str(timestamp),
+        "Content-Type": "application/json",
+    }
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(url, content=body, headers=headers, timeout=30)
+
+
+def flow_runs(deployment: str) -> list:
+    """The runs of `deployment` on the test server."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        target = client.read_deployment_by_name(deployment)
+        return [r for r in client.read_flow_runs() if r.deployment_id == target.id]

@@ -73,6 +73,8 @@ def _folder(uri: str) -> str:
 
 
 def _summary(manifest: dict[str, Any]) -> None:
+    from vidp.manifest import manifest_uri
+
     table = Table(
         title=f"{manifest['source']['filename']} → {manifest['video_id']}", show_header=False
     )
@@ -87,7 +89,7 @@ def _summary(manifest: dict[str, Any]) -> None:
     table.add_row(
         "final video", f"{final['uri']} ({final['width']}x{final['height']}, {final['subtitles']})"
     )
-    table.add_row("manifest", _folder(final["uri"]) + "/manifest.json")
+    table.add_row("manifest", manifest_uri(manifest))
     table.add_row("total", f"{manifest['timings_s']['total']:.1f} s")
     Console().print(table)
 
@@ -167,6 +169,33 @@ def blocks() -> None:
 
     for slug in register_blocks():
         Console().print(f"saved block {slug}", highlight=False)
+
+
+@app.command()
+def gateway(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the webhook, upload and catalog API (OpenAPI at /docs) with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+
+
+catalog_app = typer.Typer(no_args_is_help=True, help="The video catalog's database.")
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("upgrade")
+def catalog_upgrade() -> None:
+    """Create or migrate the catalog's schema at VIDP_CATALOG_URL (idempotent)."""
+    from sqlalchemy.engine import make_url
+
+    from vidp.catalog import catalog_url, upgrade
+
+    url = catalog_url()
+    revision = upgrade(url)
+    Console().print(f"catalog {make_url(url)} at schema {revision}", highlight=False)
 
 
 @app.command()

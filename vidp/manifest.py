@@ -21,6 +21,7 @@ from vidp.workfiles import WorkFile
 __all__ = [
     "SCHEMA_VERSION",
     "manifest_schema",
+    "manifest_uri",
     "validate_manifest",
     "now_iso",
     "RenditionFile",
@@ -41,6 +42,11 @@ def manifest_schema() -> dict[str, Any]:
 def validate_manifest(manifest: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError when `manifest` breaks the contract."""
     jsonschema.validate(manifest, manifest_schema(), format_checker=jsonschema.FormatChecker())
+
+
+def manifest_uri(manifest: dict[str, Any]) -> str:
+    """Where `manifest` itself was published: beside its final video."""
+    return manifest["final_video"]["uri"].rsplit("/", 1)[0] + "/manifest.json"
 
 
 def now_iso() -> str:

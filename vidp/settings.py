@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         description="s3://bucket/prefix where work files are shared between machines, so cached "
         "results made on one worker serve every other; empty keeps them on each machine.",
     )
+    catalog_url: str = Field(
+        f"sqlite:///{Path.home() / '.cache' / 'vidp' / 'catalog.db'}",
+        description="The video catalog's database (SQLAlchemy URL): the SQLite file by default, "
+        "or postgresql://user:password@host/db.",
+    )
     models_dir: Path = Field(
         Path.home() / ".cache" / "vidp" / "models",
         description="Where model files assembled from installed packages are kept.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -21,6 +22,7 @@ from prefect.client.schemas.filters import (
 )
 
 from flows.process_video import process_video
+from vidp import catalog
 from vidp.options import ProcessOptions
 from vidp.sample import asset, make_clip
 
@@ -108,6 +110,17 @@ class TestFirstRun:
         ]:
             assert Path(uri).is_file() and Path(uri).is_relative_to(output / manifest["video_id"])
         assert not [p for p in output.iterdir() if p.name.startswith(".")], "no staging left behind"
+
+    def test_catalog_has_the_published_video(self, first_run) -> None:
+        manifest, run_id, output = first_run
+        with catalog.session() as s:
+            entry = s.get(catalog.Video, manifest["video_id"])
+        assert (entry.status, entry.flow_run_id, entry.manifest) == (
+            "completed",
+            str(run_id),
+            manifest,
+        )
+        assert entry.manifest_uri == str(output / manifest["video_id"] / "manifest.json")
 
     def test_analysis(self, first_run) -> None:
         manifest, _, _ = first_run
@@ -239,3 +252,17 @@ def test_rejected_input_fails_once_without_retries(prefect_server: str, tmp_path
         "bad input is never retried"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_that_is_no_video_is_failed_in_the_catalog_with_the_reason(
+    prefect_server: str, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("these are my notes, not a video\n")
+    state = process_video(source=str(notes), output=str(tmp_path / "out"), return_state=True)
+    assert state.is_failed()
+    video_id = hashlib.sha256(notes.read_bytes()).hexdigest()[:16]
+    with catalog.session() as s:
+        entry = s.get(catalog.Video, video_id)
+    assert entry.status == "failed" and entry.filename == "notes.mp4"
+    assert entry.error == str(state.result(raise_on_failure=False))

@@ -1,0 +1,1 @@
+"""vidp's HTTP front door: webhooks and uploads that start `process-video` runs, and the catalog."""

@@ -1,0 +1,56 @@
+"""Start `process-video` runs through Prefect's API: every run is a normal flow run the UI shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.utilities.urls import url_for
+from pydantic import BaseModel
+
+__all__ = ["DeploymentMissing", "InvalidParameters", "StartedRun", "start_run"]
+
+
+class DeploymentMissing(RuntimeError):
+    """The deployment runs are started from is not registered."""
+
+
+class InvalidParameters(ValueError):
+    """The server refused the parameters (the deployment enforces the flow's schema)."""
+
+
+class StartedRun(BaseModel):
+    flow_run_id: str
+    name: str
+    state: str
+    url: str | None  # the run in the Prefect UI
+    source: str
+
+
+async def start_run(
+    deployment: str, parameters: dict[str, Any], idempotency_key: str | None
+) -> StartedRun:
+    """Create a run of `deployment`; with a key already used, the server returns that run."""
+    async with get_client() as client:
+        try:
+            target = await client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            raise DeploymentMissing(
+                f"deployment {deployment} not found: register it with `vidp deploy`"
+            ) from None
+        try:
+            run = await client.create_flow_run_from_deployment(
+                target.id, parameters=parameters, idempotency_key=idempotency_key
+            )
+        except PrefectHTTPStatusError as e:
+            if e.response.status_code in (409, 422):
+                raise InvalidParameters(e.response.json().get("detail", str(e))) from None
+            raise
+    return StartedRun(
+        flow_run_id=str(run.id),
+        name=run.name,
+        state=run.state.name if run.state else "Scheduled",
+        url=url_for("flow-run", run.id),
+        source=parameters["source"],
+    )

@@ -1,0 +1,52 @@
+"""The gateway's settings, from `VIDP_GATEWAY_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["GatewaySettings", "get_gateway_settings"]
+
+
+class GatewaySettings(BaseSettings):
+    """What `vidp gateway` needs besides vidp's own settings (`VIDP_CATALOG_URL`, `VIDP_OUTPUT`)."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDP_GATEWAY_", env_file=".env", extra="ignore")
+
+    secret: SecretStr | None = Field(
+        None,
+        description="Shared secret of the webhooks' HMAC-SHA256 signatures; unset: webhooks "
+        "answer 503.",
+    )
+    replay_window_s: int = Field(
+        300, ge=1, description="How old a signed webhook's timestamp may be, in seconds."
+    )
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated API keys for /videos (header X-API-Key); none: 503.",
+    )
+    deployment: str = Field(
+        "process-video/default", description="The deployment each video starts a run of."
+    )
+    uploads: str = Field(
+        "vidp-uploads",
+        description="Where POST /videos stores uploads: a folder, or s3://bucket/prefix.",
+    )
+    max_upload_bytes: int = Field(
+        4 * 1024**3, ge=1, description="Larger uploads are refused with 413."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        return (
+            [k.strip() for k in value.split(",") if k.strip()] if isinstance(value, str) else value
+        )
+
+
+@lru_cache
+def get_gateway_settings() -> GatewaySettings:
+    return GatewaySettings()

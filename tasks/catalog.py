@@ -1,0 +1,32 @@
+"""Catalog tasks: the video's entry follows its run (the gateway reads it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+
+from tasks.policies import IO_RETRIES
+from vidp import catalog
+from vidp.ingest import StagedVideo
+from vidp.manifest import manifest_uri
+
+__all__ = ["catalog_failed", "catalog_published", "catalog_running"]
+
+
+@task(**IO_RETRIES)
+def catalog_running(staged: StagedVideo, flow_run_id: str | None) -> None:
+    """Create or reopen the video's entry, linked to this run."""
+    catalog.record_running(staged.ref.video_id, staged.uri, staged.filename, flow_run_id)
+
+
+@task(**IO_RETRIES)
+def catalog_published(manifest: dict[str, Any]) -> None:
+    """The entry gets the manifest once it is published."""
+    catalog.record_published(manifest, manifest_uri(manifest))
+
+
+@task(**IO_RETRIES)
+def catalog_failed(video_id: str, reason: str) -> None:
+    """The entry gets the reason the run failed."""
+    catalog.record_failed(video_id, reason)
