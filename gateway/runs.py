@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterType,
+)
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.utilities.urls import url_for
 from pydantic import BaseModel
 
-__all__ = ["DeploymentMissing", "InvalidParameters", "StartedRun", "start_run"]
+__all__ = [
+    "DeploymentMissing",
+    "InvalidParameters",
+    "RunProgress",
+    "StartedRun",
+    "run_progress",
+    "start_run",
+]
 
 
 class DeploymentMissing(RuntimeError):
@@ -53,4 +66,40 @@ async def start_run(
         state=run.state.name if run.state else "Scheduled",
         url=url_for("flow-run", run.id),
         source=parameters["source"],
+    )
+
+
+class RunProgress(BaseModel):
+    """Where a run is: its Prefect state and the progress artifact the flow keeps up to date."""
+
+    flow_run_id: str
+    state: str
+    message: str | None
+    percent: float | None
+    step: str | None
+    url: str | None
+
+
+def run_progress(flow_run_id: str) -> RunProgress | None:
+    """The run's state and progress, or None when the server does not know the run."""
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(flow_run_id))
+        except (ObjectNotFound, ValueError):
+            return None
+        progress = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
+                type=ArtifactFilterType(any_=["progress"]),
+            ),
+            limit=1,
+        )
+    latest = progress[0] if progress else None
+    return RunProgress(
+        flow_run_id=flow_run_id,
+        state=run.state.name if run.state else "Unknown",
+        message=run.state.message if run.state else None,
+        percent=float(latest.data) if latest and latest.data is not None else None,
+        step=latest.description.removeprefix("vidp: ") if latest and latest.description else None,
+        url=url_for("flow-run", run.id),
     )

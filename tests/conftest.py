@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -332,6 +333,7 @@ def postgres() -> Iterator[str]:
 SECRET = "gateway-test-secret"
 API_KEY = "gateway-test-key"
 DEPLOYMENT = "process-video/gateway-test"
+MAX_UPLOAD = 8 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
@@ -349,14 +351,24 @@ def gateway_deployment(prefect_server: str) -> str:
         except ObjectAlreadyExists:
             pass
     process_video.to_deployment(
-        name="gateway-test", work_pool_name="gateway-test-pool", enforce_parameter_schema=True
+        name="gateway-test",
+        work_pool_name="gateway-test-pool",
+        enforce_parameter_schema=True,
+        job_variables={"working_dir": str(REPO)},  # where a process worker finds the code
     ).apply()
     return DEPLOYMENT
 
 
+class Gateway(NamedTuple):
+    url: str
+    uploads: Path  # VIDP_GATEWAY_UPLOADS
+    output: Path  # VIDP_OUTPUT of the gateway and of workers started with `gateway.env`
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="session")
-def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The gateway's base URL."""
+def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A real `vidp gateway` under uvicorn on a free port, on the test Prefect server."""
     home = tmp_path_factory.mktemp("gateway")
     port = free_port()
     env = {
@@ -365,6 +377,8 @@ def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -
         "VIDP_GATEWAY_API_KEYS": f"other-key,{API_KEY}",
         "VIDP_GATEWAY_DEPLOYMENT": gateway_deployment,
         "VIDP_GATEWAY_UPLOADS": str(home / "uploads"),
+        "VIDP_GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        "VIDP_OUTPUT": str(home / "output"),
     }
     log = home / "gateway.log"
     with log.open("w") as out:
@@ -377,7 +391,7 @@ def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -
         )
     url = f"http://127.0.0.1:{port}"
     wait_until_up(proc, f"{url}/openapi.json", log, timeout_s=60)
-    yield url
+    yield Gateway(url, home / "uploads", home / "output", env)
     proc.terminate()
     proc.wait(timeout=20)
 

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, DateTime, Engine, Float, String, Text, create_engine
+from sqlalchemy import JSON, DateTime, Engine, Float, String, Text, create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -31,11 +31,16 @@ __all__ = [
     "Status",
     "Video",
     "catalog_url",
+    "edit",
     "engine",
+    "find",
     "metadata",
+    "page",
     "record_failed",
     "record_published",
+    "record_queued",
     "record_running",
+    "remove",
     "session",
     "upgrade",
 ]
@@ -138,6 +143,25 @@ def session() -> Iterator[Session]:
         yield s
 
 
+def record_queued(
+    video_id: str,
+    filename: str,
+    upload_uri: str,
+    flow_run_id: str,
+    title: str | None,
+    tags: list[str],
+) -> None:
+    """The gateway stored an upload and started its run."""
+    with session() as s:
+        video = s.get(Video, video_id) or Video(video_id=video_id, tags=[])
+        video.status, video.error = "queued", None
+        video.filename, video.upload_uri, video.source_uri = filename, upload_uri, upload_uri
+        video.flow_run_id = flow_run_id
+        video.title = title if title is not None else video.title
+        video.tags = tags or video.tags
+        s.add(video)
+
+
 def record_running(video_id: str, source_uri: str, filename: str, flow_run_id: str | None) -> None:
     """The flow has the video: create its entry, or mark an existing one running again."""
     with session() as s:
@@ -168,3 +192,41 @@ def record_failed(video_id: str, reason: str) -> None:
         video = s.get(Video, video_id) or Video(video_id=video_id, tags=[])
         video.status, video.error = "failed", reason
         s.add(video)
+
+
+def find(video_id: str) -> Video | None:
+    with session() as s:
+        return s.get(Video, video_id)
+
+
+def page(status: str | None, limit: int, offset: int) -> tuple[list[Video], int]:
+    """Videos, most recently updated first, and how many match in all."""
+    query = select(Video)
+    if status:
+        query = query.where(Video.status == status)
+    with session() as s:
+        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = s.scalars(
+            query.order_by(Video.updated_at.desc(), Video.video_id).limit(limit).offset(offset)
+        ).all()
+    return list(rows), total
+
+
+def edit(video_id: str, title: str | None, tags: list[str] | None) -> Video | None:
+    """Change the editable metadata; None leaves a field as it is."""
+    with session() as s:
+        video = s.get(Video, video_id)
+        if video is None:
+            return None
+        if title is not None:
+            video.title = title
+        if tags is not None:
+            video.tags = tags
+    return video
+
+
+def remove(video_id: str) -> None:
+    with session() as s:
+        video = s.get(Video, video_id)
+        if video is not None:
+            s.delete(video)

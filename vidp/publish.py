@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from vidp.errors import UnsupportedOutput
 
-__all__ = ["Storage", "LocalStorage", "check_output", "storage_for", "publish"]
+__all__ = ["LocalStorage", "Storage", "check_output", "publish", "storage_for", "unpublish"]
 
 
 class Storage(Protocol):
@@ -106,3 +106,17 @@ def publish(
         storage.abort()
         raise
     return manifest
+
+
+def unpublish(manifest_uri: str) -> None:
+    """Delete a published video's folder, its manifest first: a reader never sees a manifest that
+    names deleted files."""
+    folder = manifest_uri.rsplit("/", 1)[0]
+    if folder.startswith("s3://"):
+        from vidp.s3 import delete_prefix
+
+        delete_prefix(folder, first="manifest.json")
+        return
+    root = Path(folder.removeprefix("file://"))
+    (root / "manifest.json").unlink(missing_ok=True)
+    shutil.rmtree(root, ignore_errors=True)

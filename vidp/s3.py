@@ -137,3 +137,19 @@ class S3Storage:
 
     def _client(self) -> Any:
         return self.bucket.credentials.get_s3_client()
+
+
+def delete_prefix(uri: str, first: str) -> None:
+    """Delete every object under `s3://bucket/prefix/`, the key `first` before the others."""
+    name, prefix = parse_s3_uri(uri.rstrip("/") + "/")
+    client = credentials().get_s3_client()
+    client.delete_object(Bucket=name, Key=prefix + first)
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix=prefix):
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+
+
+def delete_object(uri: str) -> None:
+    name, key = parse_s3_uri(uri)
+    credentials().get_s3_client().delete_object(Bucket=name, Key=key)

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import DEPLOYMENT, flow_runs, post, signed
+from conftest import DEPLOYMENT, Gateway, flow_runs, post, signed
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,16 @@ def notification(key: str, etag: str, event: str = "ObjectCreated:Put", minio: b
     return json.dumps(body).encode()
 
 
-def test_a_notification_starts_one_run_per_video_once(gateway: str) -> None:
+def test_a_notification_starts_one_run_per_video_once(gateway: Gateway) -> None:
     before = len(flow_runs(DEPLOYMENT))
     body = notification("incoming/my+cat.mp4", "9b2cf535f27731c974343645a3985328")
-    first = post(f"{gateway}/webhooks/s3", body, signed(body))
+    first = post(f"{gateway.url}/webhooks/s3", body, signed(body))
     assert first.status_code == 202, first.text
     (run,) = first.json()["runs"]
     assert run["source"] == "s3://uploads/incoming/my cat.mp4"  # keys arrive URL-encoded
     assert run["url"].endswith(f"/runs/flow-run/{run['flow_run_id']}")
 
-    again = post(f"{gateway}/webhooks/s3", body, signed(body))  # a repeated delivery
+    again = post(f"{gateway.url}/webhooks/s3", body, signed(body))  # a repeated delivery
     assert again.status_code == 202 and again.json()["runs"][0]["flow_run_id"] == run["flow_run_id"]
     runs = flow_runs(DEPLOYMENT)
     assert len(runs) == before + 1
@@ -45,25 +45,27 @@ def test_a_notification_starts_one_run_per_video_once(gateway: str) -> None:
     assert created.parameters == {"source": "s3://uploads/incoming/my cat.mp4"}
 
 
-def test_minio_notifications_and_what_is_ignored(gateway: str) -> None:
+def test_minio_notifications_and_what_is_ignored(gateway: Gateway) -> None:
     video = notification("minio/clip.mov", "1f0e", minio=True)
-    runs = post(f"{gateway}/webhooks/s3", video, signed(video)).json()["runs"]
+    runs = post(f"{gateway.url}/webhooks/s3", video, signed(video)).json()["runs"]
     assert [r["source"] for r in runs] == ["s3://uploads/minio/clip.mov"]
     text = notification("minio/notes.txt", "2a1b", minio=True)
-    answer = post(f"{gateway}/webhooks/s3", text, signed(text)).json()
+    answer = post(f"{gateway.url}/webhooks/s3", text, signed(text)).json()
     assert answer == {
         "runs": [],
         "ignored": {"s3://uploads/minio/notes.txt": "not a video file name"},
     }
     deleted = notification("minio/old.mp4", "3c2d", event="ObjectRemoved:Delete", minio=True)
-    assert post(f"{gateway}/webhooks/s3", deleted, signed(deleted)).json()["runs"] == []
+    assert post(f"{gateway.url}/webhooks/s3", deleted, signed(deleted)).json()["runs"] == []
 
 
 @pytest.mark.parametrize(
     "case",
     ["no signature", "wrong secret", "stale timestamp", "future timestamp", "tampered body"],
 )
-def test_unsigned_or_replayed_requests_get_401_and_start_nothing(gateway: str, case: str) -> None:
+def test_unsigned_or_replayed_requests_get_401_and_start_nothing(
+    gateway: Gateway, case: str
+) -> None:
     body = notification(f"attack/{case.replace(' ', '-')}.mp4", "feedface")
     headers = {
         "no signature": {"Content-Type": "application/json"},
@@ -74,28 +76,28 @@ def test_unsigned_or_replayed_requests_get_401_and_start_nothing(gateway: str, c
     }[case]
     sent = body.replace(b"attack/", b"other/") if case == "tampered body" else body
     before = len(flow_runs(DEPLOYMENT))
-    answer = post(f"{gateway}/webhooks/s3", sent, headers)
+    answer = post(f"{gateway.url}/webhooks/s3", sent, headers)
     assert answer.status_code == 401 and answer.json()["detail"]
     assert len(flow_runs(DEPLOYMENT)) == before
 
 
-def test_run_requests_are_idempotent_by_key(gateway: str) -> None:
+def test_run_requests_are_idempotent_by_key(gateway: Gateway) -> None:
     body = json.dumps(
         {"source": "s3://uploads/api/clip.mp4", "parameters": {"options": {"crf": 28}}}
     ).encode()
     keyed = {**signed(body), "Idempotency-Key": "order-1234"}
-    first = post(f"{gateway}/webhooks/run", body, keyed).json()["runs"][0]
+    first = post(f"{gateway.url}/webhooks/run", body, keyed).json()["runs"][0]
     second = post(
-        f"{gateway}/webhooks/run", body, {**signed(body), "Idempotency-Key": "order-1234"}
+        f"{gateway.url}/webhooks/run", body, {**signed(body), "Idempotency-Key": "order-1234"}
     )
     assert second.json()["runs"][0]["flow_run_id"] == first["flow_run_id"]
-    unkeyed = [post(f"{gateway}/webhooks/run", body, signed(body)).json() for _ in range(2)]
+    unkeyed = [post(f"{gateway.url}/webhooks/run", body, signed(body)).json() for _ in range(2)]
     assert len({a["runs"][0]["flow_run_id"] for a in unkeyed} | {first["flow_run_id"]}) == 3
     run = next(r for r in flow_runs(DEPLOYMENT) if str(r.id) == first["flow_run_id"])
     assert run.parameters["options"]["crf"] == 28
 
 
-def test_parameters_the_flow_does_not_accept_are_422(gateway: str) -> None:
+def test_parameters_the_flow_does_not_accept_are_422(gateway: Gateway) -> None:
     body = json.dumps({"source": "s3://uploads/x.mp4", "parameters": {"options": {"crf": 99}}})
-    answer = post(f"{gateway}/webhooks/run", body.encode(), signed(body.encode()))
+    answer = post(f"{gateway.url}/webhooks/run", body.encode(), signed(body.encode()))
     assert answer.status_code == 422 and "crf" in answer.text

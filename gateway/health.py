@@ -1,0 +1,62 @@
+"""What `GET /healthz` checks: each dependency the gateway needs, with the reason when one fails."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from prefect.client.orchestration import get_client
+from sqlalchemy import text
+
+from vidp import catalog
+from vidp.ffmpeg import ffmpeg_exe
+from vidp.s3 import credentials, parse_s3_uri
+
+__all__ = ["check_all"]
+
+
+def _prefect() -> None:
+    with get_client(sync_client=True) as client:
+        error = client.api_healthcheck()
+    if error is not None:
+        raise error
+
+
+def _database() -> None:
+    with catalog.session() as s:
+        s.execute(text("SELECT 1"))
+
+
+def _storage(uploads: str) -> None:
+    if uploads.startswith("s3://"):
+        name, _ = parse_s3_uri(uploads.rstrip("/") + "/")
+        credentials().get_s3_client().head_bucket(Bucket=name)
+        return
+    folder = Path(uploads).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"{folder} is not writable")
+
+
+def _ffmpeg() -> None:
+    subprocess.run([ffmpeg_exe(), "-version"], check=True, capture_output=True, timeout=10)
+
+
+def check_all(uploads: str) -> dict[str, str]:
+    """Check name -> "ok", or the first line of what went wrong."""
+    checks: dict[str, Callable[[], None]] = {
+        "prefect": _prefect,
+        "database": _database,
+        "storage": lambda: _storage(uploads),
+        "ffmpeg": _ffmpeg,
+    }
+    results = {}
+    for name, check in checks.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as e:  # a health check reports every failure instead of raising it
+            results[name] = (str(e).splitlines() or [type(e).__name__])[0]
+    return results

@@ -1,0 +1,157 @@
+"""Uploads, the catalog API and streaming, against the real gateway, Prefect server and a worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+from conftest import API_KEY, DEPLOYMENT, MAX_UPLOAD, REPO, Gateway, flow_runs, process_worker
+
+pytestmark = pytest.mark.integration
+
+AUTH = {"X-API-Key": API_KEY}
+SCHEMA_PATH = REPO.parent / "shared" / "contracts" / "manifest.schema.json"
+
+
+def upload(gateway: Gateway, name: str, data: bytes | Path, headers=AUTH, **fields: str):
+    content = data.read_bytes() if isinstance(data, Path) else data
+    return httpx.post(
+        f"{gateway.url}/videos",
+        files={"file": (name, content, "video/mp4")},
+        data=fields,
+        headers=headers,
+        timeout=60,
+    )
+
+
+def stored(gateway: Gateway) -> list[Path]:
+    """Every file under the upload folder, partial ones included."""
+    return (
+        [p for p in gateway.uploads.rglob("*") if p.is_file()] if gateway.uploads.exists() else []
+    )
+
+
+def fake_video(size: int) -> bytes:
+    """Bytes that start like an MP4 (the gateway sniffs the head), `size` long."""
+    return b"\x00\x00\x00\x18ftypmp42" + os.urandom(size - 12)
+
+
+class TestUpload:
+    def test_needs_an_api_key(self, gateway: Gateway, cat_clip: Path) -> None:
+        for headers in ({}, {"X-API-Key": "guessed"}):
+            answer = upload(gateway, "cat.mp4", cat_clip, headers=headers)
+            assert answer.status_code == 401
+        assert httpx.get(f"{gateway.url}/videos", timeout=10).status_code == 401
+
+    def test_over_the_limit_is_413_and_leaves_nothing(self, gateway: Gateway) -> None:
+        before = stored(gateway)
+        answer = upload(gateway, "big.mp4", fake_video(MAX_UPLOAD + 1024))
+        assert answer.status_code == 413 and "larger than" in answer.json()["detail"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is found while streaming
+            boundary = b"--vidpboundary"
+            yield boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"'
+            yield b"\r\nContent-Type: video/mp4\r\n\r\n" + fake_video(1 << 20)
+            for _ in range(MAX_UPLOAD // (1 << 20) + 1):
+                yield os.urandom(1 << 20)
+            yield b"\r\n" + boundary + b"--\r\n"
+
+        streamed = httpx.post(
+            f"{gateway.url}/videos",
+            content=chunks(),
+            headers={**AUTH, "Content-Type": "multipart/form-data; boundary=vidpboundary"},
+            timeout=60,
+        )
+        assert streamed.status_code == 413
+        assert stored(gateway) == before, "nothing left in storage"
+
+    @pytest.mark.parametrize(
+        ("name", "data"),
+        [("notes.mp4", b"these are my notes, not a video\n" * 200), ("clip.txt", fake_video(9000))],
+    )
+    def test_what_is_not_a_video_is_415(self, gateway: Gateway, name: str, data: bytes) -> None:
+        before = stored(gateway)
+        answer = upload(gateway, name, data)
+        assert answer.status_code == 415 and answer.json()["detail"]
+        assert stored(gateway) == before
+
+    def test_is_stored_whole_and_queued(self, gateway: Gateway, bus_clip: Path) -> None:
+        answer = upload(gateway, "bus ride.mp4", bus_clip, title="Bus", tags="city, street")
+        assert answer.status_code == 202, answer.text
+        body = answer.json()
+        assert body["video_id"] == hashlib.sha256(bus_clip.read_bytes()).hexdigest()[:16]
+        assert Path(body["source"]).read_bytes() == bus_clip.read_bytes()
+        assert body["run"]["url"].endswith(body["run"]["flow_run_id"])
+        detail = httpx.get(f"{gateway.url}/videos/{body['video_id']}", headers=AUTH).json()
+        assert (detail["status"], detail["title"], detail["tags"]) == (
+            "queued",
+            "Bus",
+            ["city", "street"],
+        )
+        assert detail["run"]["state"] == "Scheduled" and detail["manifest"] is None
+
+
+def test_upload_to_stream_to_delete(gateway: Gateway, cat_clip: Path, tmp_path: Path) -> None:
+    """One video through the whole API, processed by a real worker."""
+    answer = upload(gateway, "cat.mp4", cat_clip, title="Cat")
+    assert answer.status_code == 202, answer.text
+    video_id, run_id = answer.json()["video_id"], answer.json()["run"]["flow_run_id"]
+    broken = upload(gateway, "broken.mp4", fake_video(50_000)).json()  # an MP4 head, no video
+    _drop_other_scheduled_runs(keep={run_id, broken["run"]["flow_run_id"]})
+    with process_worker("gateway-test-pool", tmp_path / "worker.log", gateway.env):
+        detail = _wait_for(gateway, video_id, "completed", timeout_s=300)
+        failed = _wait_for(gateway, broken["video_id"], "failed", timeout_s=120)
+    assert failed["error"] and "\n" not in failed["error"], "the reason, in one line"
+    manifest = detail["manifest"]
+    jsonschema.validate(manifest, json.loads(SCHEMA_PATH.read_text()))
+    assert [a["label"] for a in manifest["animals"]] == ["cat"] and detail["run"] is None
+
+    listed = httpx.get(f"{gateway.url}/videos", params={"status": "completed"}, headers=AUTH).json()
+    assert video_id in [v["video_id"] for v in listed["items"]]
+
+    final = Path(manifest["final_video"]["uri"]).read_bytes()
+    ranged = httpx.get(
+        f"{gateway.url}/videos/{video_id}/stream", headers={**AUTH, "Range": "bytes=100-1099"}
+    )
+    assert ranged.status_code == 206 and ranged.content == final[100:1100]
+    assert ranged.headers["content-range"] == f"bytes 100-1099/{len(final)}"
+
+    edited = httpx.patch(
+        f"{gateway.url}/videos/{video_id}", json={"tags": ["pets"]}, headers=AUTH
+    ).json()
+    assert (edited["title"], edited["tags"]) == ("Cat", ["pets"])
+
+    folder = Path(manifest["final_video"]["uri"]).parent
+    assert httpx.delete(f"{gateway.url}/videos/{video_id}", headers=AUTH).status_code == 204
+    assert not folder.exists(), "outputs removed"
+    assert Path(detail["source_uri"]).is_file(), "the uploaded source is kept unless asked"
+    assert httpx.get(f"{gateway.url}/videos/{video_id}", headers=AUTH).status_code == 404
+
+
+def _drop_other_scheduled_runs(keep: set[str]) -> None:
+    """Runs other tests left scheduled on the gateway's pool would keep the worker busy."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for run in flow_runs(DEPLOYMENT):
+            if str(run.id) not in keep and run.state and run.state.is_scheduled():
+                client.delete_flow_run(run.id)
+
+
+def _wait_for(gateway: Gateway, video_id: str, status: str, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        detail = httpx.get(f"{gateway.url}/videos/{video_id}", headers=AUTH).json()
+        if detail["status"] == status:
+            return detail
+        if detail["status"] == "failed":
+            raise AssertionError(f"the run failed: {detail['error']}")
+        time.sleep(2)
+    raise AssertionError(f"video {video_id} is still {detail['status']}: {detail['run']}")
