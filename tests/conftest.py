@@ -366,21 +366,10 @@ class Gateway(NamedTuple):
     env: dict[str, str]
 
 
-@pytest.fixture(scope="session")
-def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """A real `vidp gateway` under uvicorn on a free port, on the test Prefect server."""
-    home = tmp_path_factory.mktemp("gateway")
+@contextmanager
+def gateway_process(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`vidp gateway` on a free port with `env`, while the block runs; yields its base URL."""
     port = free_port()
-    env = {
-        **os.environ,
-        "VIDP_GATEWAY_SECRET": SECRET,
-        "VIDP_GATEWAY_API_KEYS": f"other-key,{API_KEY}",
-        "VIDP_GATEWAY_DEPLOYMENT": gateway_deployment,
-        "VIDP_GATEWAY_UPLOADS": str(home / "uploads"),
-        "VIDP_GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
-        "VIDP_OUTPUT": str(home / "output"),
-    }
-    log = home / "gateway.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "vidp.cli", "gateway", "--port", str(port)],
@@ -390,10 +379,29 @@ def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(proc, f"{url}/openapi.json", log, timeout_s=60)
-    yield Gateway(url, home / "uploads", home / "output", env)
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        wait_until_up(proc, f"{url}/openapi.json", log, timeout_s=60)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A real `vidp gateway` under uvicorn, on the test Prefect server, storing uploads locally."""
+    home = tmp_path_factory.mktemp("gateway")
+    env = {
+        **os.environ,
+        "VIDP_GATEWAY_SECRET": SECRET,
+        "VIDP_GATEWAY_API_KEYS": f"other-key,{API_KEY}",
+        "VIDP_GATEWAY_DEPLOYMENT": gateway_deployment,
+        "VIDP_GATEWAY_UPLOADS": str(home / "uploads"),
+        "VIDP_GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        "VIDP_OUTPUT": str(home / "output"),
+    }
+    with gateway_process(env, home / "gateway.log") as url:
+        yield Gateway(url, home / "uploads", home / "output", env)
 
 
 def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[str, str]:

@@ -1,0 +1,47 @@
+"""What an operator checks: /healthz per dependency, /metrics for Prometheus."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from conftest import SECRET, Gateway, free_port, gateway_process, post, signed
+
+pytestmark = pytest.mark.integration
+
+
+def test_healthz_checks_every_dependency(gateway: Gateway) -> None:
+    answer = httpx.get(f"{gateway.url}/healthz", timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "status": "ok",
+        "checks": {"prefect": "ok", "database": "ok", "storage": "ok", "ffmpeg": "ok"},
+    }
+
+
+def test_healthz_names_what_is_down(gateway: Gateway, tmp_path) -> None:
+    """A second gateway whose Prefect API and database are unreachable says so, with 503."""
+    env = {
+        **gateway.env,
+        "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",
+        "VIDP_CATALOG_URL": f"postgresql://vidp@127.0.0.1:{free_port()}/nowhere",
+    }
+    with gateway_process(env, tmp_path / "gateway.log") as url:
+        answer = httpx.get(f"{url}/healthz", timeout=60)
+    checks = answer.json()["checks"]
+    assert answer.status_code == 503 and answer.json()["status"] == "failing"
+    assert checks["storage"] == "ok" and checks["ffmpeg"] == "ok"
+    assert checks["prefect"] != "ok" and checks["database"] != "ok"
+    assert "\n" not in checks["database"]
+
+
+def test_metrics_count_requests_runs_and_rejects(gateway: Gateway) -> None:
+    body = b'{"source": "s3://uploads/metrics/clip.mp4"}'
+    post(f"{gateway.url}/webhooks/run", body, signed(body))
+    post(f"{gateway.url}/webhooks/run", body, signed(body, secret=SECRET + "x"))
+    text = httpx.get(f"{gateway.url}/metrics", timeout=30).text
+    assert 'vidp_gateway_runs_triggered_total{via="/webhooks/run"}' in text
+    assert 'vidp_gateway_webhook_rejects_total{endpoint="/webhooks/run"}' in text
+    assert 'vidp_gateway_requests_total{method="POST",route="/webhooks/run",status="202"}' in text
+    for status in ("queued", "running", "completed", "failed"):
+        assert f'vidp_videos{{status="{status}"}}' in text
+    assert "vidp_run_duration_seconds_bucket" in text
