@@ -18,6 +18,7 @@ from typing import Protocol
 
 import anyio.to_thread
 from pydantic import BaseModel
+from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from vidp.s3 import bucket, parse_s3_uri
@@ -216,10 +217,13 @@ async def receive_upload(
     state = _FormState(target, limit)
     parser = MultipartParser(options[b"boundary"], state.callbacks())
     try:
-        async for chunk in body:
-            parser.write(chunk)
-            await state.flush()
-        parser.finalize()
+        try:
+            async for chunk in body:
+                parser.write(chunk)
+                await state.flush()
+            parser.finalize()
+        except ParseError as e:
+            raise BadUpload(f"malformed multipart body: {e}") from None
         await state.flush()
         if state.file is None:
             raise BadUpload("the form has no `file` part")
