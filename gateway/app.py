@@ -358,7 +358,7 @@ def create_app() -> FastAPI:
             Literal["queued", "running", "completed", "failed"] | None, Query(alias="status")
         ] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> VideoPage:
         """The catalog, most recently updated first."""
         rows, total = catalog.page(status_, limit, offset)
