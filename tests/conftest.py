@@ -212,7 +212,8 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "true",  # the browser test looks at the UI
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
     }
     log = (home / "server.log").open("w")
     proc = subprocess.Popen(
