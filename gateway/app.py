@@ -136,6 +136,28 @@ async def signed_body(
 SignedBody = Annotated[bytes, Depends(signed_body)]
 
 
+async def notification_body(
+    request: Request,
+    settings: Settings,
+    authorization: Annotated[str | None, Header()] = None,
+    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+    timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
+) -> bytes:
+    """A signed body, or, where VIDP_GATEWAY_NOTIFY_TOKEN is set and no signature is sent, a body
+    that carries that token as `Authorization: Bearer` (MinIO's webhook target cannot sign)."""
+    token = settings.notify_token
+    if token is not None and signature is None and authorization is not None:
+        sent = authorization.removeprefix("Bearer ").strip()
+        if hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
+            return await request.body()
+        request.app.state.metrics.webhook_rejects.labels(request.url.path).inc()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong notification token")
+    return await signed_body(request, settings, signature, timestamp)
+
+
+NotificationBody = Annotated[bytes, Depends(notification_body)]
+
+
 def api_key(
     settings: Settings, key: Annotated[str | None, Header(alias="X-API-Key")] = None
 ) -> None:
@@ -263,7 +285,7 @@ def create_app() -> FastAPI:
         openapi_extra=_json_body({"type": "object", "properties": {"Records": {"type": "array"}}}),
     )
     async def s3_notification(
-        request: Request, body: SignedBody, settings: Settings
+        request: Request, body: NotificationBody, settings: Settings
     ) -> RunsStarted:
         """An S3 or MinIO bucket notification: one `process-video` run per created video.
 

@@ -21,6 +21,11 @@ class GatewaySettings(BaseSettings):
         description="Shared secret of the webhooks' HMAC-SHA256 signatures; unset: webhooks "
         "answer 503.",
     )
+    notify_token: SecretStr | None = Field(
+        None,
+        description="Bearer token /webhooks/s3 also accepts instead of a signature, for bucket "
+        "notification senders that cannot sign (MinIO's webhook target: auth_token).",
+    )
     replay_window_s: int = Field(
         300, ge=1, description="How old a signed webhook's timestamp may be, in seconds."
     )

@@ -333,6 +333,7 @@ def postgres() -> Iterator[str]:
 
 SECRET = "gateway-test-secret"
 API_KEY = "gateway-test-key"
+NOTIFY_TOKEN = "gateway-test-minio-token"
 DEPLOYMENT = "process-video/gateway-test"
 MAX_UPLOAD = 8 * 1024 * 1024
 
@@ -395,6 +396,7 @@ def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -
     env = {
         **os.environ,
         "VIDP_GATEWAY_SECRET": SECRET,
+        "VIDP_GATEWAY_NOTIFY_TOKEN": NOTIFY_TOKEN,
         "VIDP_GATEWAY_API_KEYS": f"other-key,{API_KEY}",
         "VIDP_GATEWAY_DEPLOYMENT": gateway_deployment,
         "VIDP_GATEWAY_UPLOADS": str(home / "uploads"),

@@ -51,7 +51,7 @@ def test_cuda_image_has_cudnn_for_ctranslate2() -> None:
 def test_compose_stack_is_complete_and_healthy_by_construction() -> None:
     stack = yaml.safe_load((DOCKER / "compose.yaml").read_text())
     services = stack["services"]
-    assert {"postgres", "prefect-server", "minio", "setup", "worker"} <= set(services)
+    assert {"postgres", "prefect-server", "minio", "setup", "worker", "gateway"} <= set(services)
     for name, service in services.items():
         if (
             name != "setup"
@@ -74,3 +74,15 @@ def test_compose_stack_is_complete_and_healthy_by_construction() -> None:
     cache_bucket = env["VIDP_WORK_STORE"].removeprefix("s3://").split("/")[0]
     assert cache_bucket == env["VIDP_RESULTS_BUCKET"] in services["setup"]["command"][-1]
     assert env["PREFECT_DEFAULT_RESULT_STORAGE_BLOCK"] == "s3-bucket/vidp-results"
+
+
+def test_compose_gateway_and_workers_share_the_catalog() -> None:
+    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    gateway, worker = services["gateway"], services["worker"]
+    url = gateway["environment"]["VIDP_CATALOG_URL"]
+    assert url == worker["environment"]["VIDP_CATALOG_URL"] and url.startswith("postgresql://")
+    database = url.rsplit("/", 1)[1]
+    init = (DOCKER / "postgres-init.sql").read_text()
+    assert f"CREATE DATABASE {database}" in init, "postgres creates the catalog's database"
+    assert "vidp catalog upgrade" in services["setup"]["command"][-1], "its schema by the command"
+    assert gateway["command"][:2] == ["vidp", "gateway"] and "8000:8000" in gateway["ports"]

@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import DEPLOYMENT, Gateway, flow_runs, post, signed
+from conftest import DEPLOYMENT, NOTIFY_TOKEN, Gateway, flow_runs, post, signed
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +101,15 @@ def test_parameters_the_flow_does_not_accept_are_422(gateway: Gateway) -> None:
     body = json.dumps({"source": "s3://uploads/x.mp4", "parameters": {"options": {"crf": 99}}})
     answer = post(f"{gateway.url}/webhooks/run", body.encode(), signed(body.encode()))
     assert answer.status_code == 422 and "crf" in answer.text
+
+
+def test_minio_can_authenticate_with_its_auth_token_instead(gateway: Gateway) -> None:
+    """MinIO's webhook target sends `Authorization: Bearer <auth_token>` and cannot sign."""
+    body = notification("minio/token.mp4", "5e6f", minio=True)
+    bearer = {"Authorization": f"Bearer {NOTIFY_TOKEN}", "Content-Type": "application/json"}
+    answer = post(f"{gateway.url}/webhooks/s3", body, bearer)
+    assert answer.status_code == 202 and len(answer.json()["runs"]) == 1
+    wrong = {**bearer, "Authorization": "Bearer guessed"}
+    assert post(f"{gateway.url}/webhooks/s3", body, wrong).status_code == 401
+    run = b'{"source": "s3://uploads/minio/token.mp4"}'
+    assert post(f"{gateway.url}/webhooks/run", run, bearer).status_code == 401, "signatures only"
