@@ -430,3 +430,22 @@ def flow_runs(deployment: str) -> list:
     with get_client(sync_client=True) as client:
         target = client.read_deployment_by_name(deployment)
         return [r for r in client.read_flow_runs() if r.deployment_id == target.id]
+
+
+def stream_oversized_upload(url: str, api_key: str) -> httpx.Response:
+    """POST /videos a multipart body sent in chunks without a Content-Length, an MP4 head and then
+    more than MAX_UPLOAD bytes: the gateway can only find out while it streams."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'--vidp\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
+        yield b"Content-Type: video/mp4\r\n\r\n\x00\x00\x00\x18ftypmp42"
+        for _ in range(MAX_UPLOAD // (1 << 20) + 2):  # past one 8 MiB S3 part
+            yield os.urandom(1 << 20)
+        yield b"\r\n--vidp--\r\n"
+
+    return httpx.post(
+        f"{url}/videos",
+        content=chunks(),
+        headers={"X-API-Key": api_key, "Content-Type": "multipart/form-data; boundary=vidp"},
+        timeout=60,
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import API_KEY, MAX_UPLOAD, Gateway, gateway_process
+from conftest import API_KEY, Gateway, gateway_process, stream_oversized_upload
 from prefect.client.orchestration import get_client
 
 from flows.process_video import process_video
@@ -72,20 +72,8 @@ def test_upload_lands_in_the_bucket_and_streams_by_redirect(
 def test_an_upload_over_the_limit_leaves_no_object_and_no_open_multipart(
     s3_gateway: str, s3
 ) -> None:
-    def chunks() -> Iterator[bytes]:
-        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"\r\n'
-        yield b"Content-Type: video/mp4\r\n\r\n\x00\x00\x00\x18ftypmp42"
-        for _ in range(MAX_UPLOAD // (1 << 20) + 2):  # past one 8 MiB part: a part is uploaded
-            yield os.urandom(1 << 20)
-        yield b"\r\n--b--\r\n"
-
     before = objects(s3, "gateway/")
-    answer = httpx.post(
-        f"{s3_gateway}/videos",
-        content=chunks(),
-        headers={**AUTH, "Content-Type": "multipart/form-data; boundary=b"},
-        timeout=60,
-    )
+    answer = stream_oversized_upload(s3_gateway, API_KEY)
     assert answer.status_code == 413
     assert objects(s3, "gateway/") == before
     assert not s3.list_multipart_uploads(Bucket="uploads").get("Uploads"), "multipart aborted"

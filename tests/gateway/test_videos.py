@@ -6,13 +6,21 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
-from conftest import API_KEY, DEPLOYMENT, MAX_UPLOAD, REPO, Gateway, flow_runs, process_worker
+from conftest import (
+    API_KEY,
+    DEPLOYMENT,
+    MAX_UPLOAD,
+    REPO,
+    Gateway,
+    flow_runs,
+    process_worker,
+    stream_oversized_upload,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,20 +63,7 @@ class TestUpload:
         answer = upload(gateway, "big.mp4", fake_video(MAX_UPLOAD + 1024))
         assert answer.status_code == 413 and "larger than" in answer.json()["detail"]
 
-        def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is found while streaming
-            boundary = b"--vidpboundary"
-            yield boundary + b'\r\nContent-Disposition: form-data; name="file"; filename="big.mp4"'
-            yield b"\r\nContent-Type: video/mp4\r\n\r\n" + fake_video(1 << 20)
-            for _ in range(MAX_UPLOAD // (1 << 20) + 1):
-                yield os.urandom(1 << 20)
-            yield b"\r\n" + boundary + b"--\r\n"
-
-        streamed = httpx.post(
-            f"{gateway.url}/videos",
-            content=chunks(),
-            headers={**AUTH, "Content-Type": "multipart/form-data; boundary=vidpboundary"},
-            timeout=60,
-        )
+        streamed = stream_oversized_upload(gateway.url, API_KEY)
         assert streamed.status_code == 413
         assert stored(gateway) == before, "nothing left in storage"
 
