@@ -1,0 +1,28 @@
+"""What the gateway's routes share: its settings, and starting a run with HTTP errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+
+from gateway.runs import DeploymentMissing, InvalidParameters, StartedRun, start_run
+from gateway.settings import GatewaySettings, get_gateway_settings
+
+__all__ = ["Settings", "start"]
+
+Settings = Annotated[GatewaySettings, Depends(get_gateway_settings)]
+
+
+async def start(
+    request: Request, settings: GatewaySettings, parameters: dict[str, Any], key: str | None
+) -> StartedRun:
+    """Start a run of the gateway's deployment; the server's refusals as HTTP errors."""
+    try:
+        run = await start_run(settings.deployment, parameters, key)
+    except DeploymentMissing as e:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(e)) from None
+    except InvalidParameters as e:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+    request.app.state.metrics.runs_triggered.labels(request.url.path).inc()
+    return run

@@ -1,0 +1,284 @@
+"""Uploads and the catalog: list, inspect, stream, edit and delete videos."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import Path as Path_
+from fastapi.responses import FileResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.dependencies import Settings, start
+from gateway.runs import RunProgress, StartedRun, run_progress
+from gateway.uploads import BadUpload, NotAVideo, UploadTooLarge, delete_upload, receive_upload
+from vidp import catalog
+from vidp.publish import unpublish
+from vidp.s3 import presign
+from vidp.settings import get_settings
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/videos", tags=["videos"])
+
+
+class VideoSummary(BaseModel):
+    """A catalog entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    video_id: str
+    status: str = Field(description="queued, running, completed or failed")
+    filename: str | None
+    title: str | None
+    tags: list[str]
+    source_uri: str | None
+    flow_run_id: str | None
+    error: str | None = Field(description="Why the run failed, when it did.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class VideoPage(BaseModel):
+    items: list[VideoSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class VideoDetail(VideoSummary):
+    manifest: dict[str, Any] | None = Field(description="The published manifest, once completed.")
+    run: RunProgress | None = Field(
+        None, description="The run's state and progress while it works."
+    )
+
+
+class VideoEdit(BaseModel):
+    """Editable metadata; a field left out stays as it is."""
+
+    title: str | None = Field(None, max_length=500)
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        None, max_length=50
+    )
+
+
+class Uploaded(BaseModel):
+    video_id: str = Field(description="The id the manifest will have (SHA-256 prefix).")
+    status: str
+    size_bytes: int
+    source: str = Field(description="Where the upload was stored: the run's source.")
+    run: StartedRun
+
+
+def api_key(
+    settings: Settings, key: Annotated[str | None, Header(alias="X-API-Key")] = None
+) -> None:
+    """401 unless `X-API-Key` is one of VIDP_GATEWAY_API_KEYS."""
+    if not settings.api_keys:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "uploads need VIDP_GATEWAY_API_KEYS"
+        )
+    if key is None or not any(
+        hmac.compare_digest(key.encode(), k.get_secret_value().encode()) for k in settings.api_keys
+    ):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
+
+
+Authorized = Depends(api_key)
+
+
+def _entry(video_id: str) -> catalog.Video:
+    video = catalog.find(video_id)
+    if video is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {video_id} in the catalog")
+    return video
+
+
+_ENDED_UNFINISHED = ("Crashed", "Cancelled", "Failed", "TimedOut")
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such video"}}
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "title": {"type": "string"},
+                        "tags": {"type": "string", "description": "comma-separated"},
+                    },
+                }
+            }
+        },
+    }
+}
+VideoId = Annotated[str, Path_(pattern="^[0-9a-f]{16}$", description="The manifest's video_id.")]
+
+
+def _video_uri(manifest: dict[str, Any], rendition: str | None) -> str:
+    if rendition is None:
+        return manifest["final_video"]["uri"]
+    for r in manifest["renditions"]:
+        if r["label"] == rendition:
+            return r["uri"]
+    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rendition {rendition!r}")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[Authorized],
+    responses={
+        401: {"description": "missing or unknown X-API-Key"},
+        413: {"description": "larger than VIDP_GATEWAY_MAX_UPLOAD_BYTES"},
+        415: {"description": "not a video"},
+    },
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload(request: Request, settings: Settings) -> Uploaded:
+    """Upload a video (multipart field `file`, optional `title` and comma-separated `tags`);
+    it is streamed to VIDP_GATEWAY_UPLOADS, then a run starts."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 2**20:
+        raise HTTPException(
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"the upload is larger than {settings.max_upload_bytes} bytes",
+        )
+    try:
+        received = await receive_upload(
+            request.headers.get("content-type", ""),
+            request.stream(),
+            settings.uploads,
+            settings.max_upload_bytes,
+        )
+    except UploadTooLarge as e:
+        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(e)) from None
+    except NotAVideo as e:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(e)) from None
+    except BadUpload as e:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
+    run = await start(request, settings, {"source": received.uri}, received.idempotency_key)
+    tags = [t.strip() for t in received.fields.get("tags", "").split(",") if t.strip()]
+    await anyio.to_thread.run_sync(
+        lambda: catalog.record_queued(
+            received.video_id,
+            received.filename,
+            received.uri,
+            run.flow_run_id,
+            received.fields.get("title"),
+            tags,
+        )
+    )
+    return Uploaded(
+        video_id=received.video_id,
+        status="queued",
+        size_bytes=received.size_bytes,
+        source=received.uri,
+        run=run,
+    )
+
+
+@router.get("", dependencies=[Authorized])
+def list_videos(
+    status_: Annotated[
+        Literal["queued", "running", "completed", "failed"] | None, Query(alias="status")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> VideoPage:
+    """The catalog, most recently updated first."""
+    rows, total = catalog.page(status_, limit, offset)
+    return VideoPage(
+        items=[VideoSummary.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{video_id}", dependencies=[Authorized], responses=_NOT_FOUND)
+def get_video(video_id: VideoId) -> VideoDetail:
+    """The manifest once the video is done; the run's state and progress while it works;
+    the reason when it failed."""
+    detail = VideoDetail.model_validate(_entry(video_id))
+    if detail.flow_run_id and detail.status in ("queued", "running"):
+        detail.run = run_progress(detail.flow_run_id)
+        if detail.run and detail.run.state in _ENDED_UNFINISHED:
+            # The run ended before the flow could record it, e.g. its worker crashed.
+            detail.status = "failed"
+            detail.error = f"run {detail.run.state.lower()}: {detail.run.message}"
+    return detail
+
+
+@router.get(
+    "/{video_id}/stream",
+    dependencies=[Authorized],
+    responses={
+        **_NOT_FOUND,
+        206: {"description": "the requested byte range (local storage)"},
+        307: {"description": "redirect to a presigned URL (S3 storage)"},
+    },
+    response_class=FileResponse,
+)
+def stream(
+    video_id: VideoId,
+    rendition: Annotated[
+        str | None, Query(description="A rendition label (e.g. 360p); default the final video.")
+    ] = None,
+) -> Response:
+    """The final video (or a rendition), with HTTP Range support."""
+    video = _entry(video_id)
+    if video.status != "completed" or not video.manifest:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"video {video_id} is {video.status}")
+    uri = _video_uri(video.manifest, rendition)
+    if uri.startswith("s3://"):
+        link = presign(uri, get_settings().presign_expiry_s)
+        return RedirectResponse(link, status.HTTP_307_TEMPORARY_REDIRECT)
+    path = Path(uri.removeprefix("file://"))
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{uri} is gone from storage")
+    return FileResponse(path, media_type="video/mp4")
+
+
+@router.patch("/{video_id}", dependencies=[Authorized], responses=_NOT_FOUND)
+def edit_video(video_id: VideoId, edit: VideoEdit) -> VideoSummary:
+    """Change the title or tags."""
+    video = catalog.edit(video_id, edit.title, edit.tags)
+    if video is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {video_id} in the catalog")
+    return VideoSummary.model_validate(video)
+
+
+@router.delete(
+    "/{video_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Authorized],
+    responses={**_NOT_FOUND, 409: {"description": "the video is being processed"}},
+)
+def delete_video(
+    video_id: VideoId,
+    delete_source: Annotated[
+        bool, Query(description="Also delete the upload the gateway stored.")
+    ] = False,
+) -> Response:
+    """Remove the video's outputs and its catalog entry; the source stays unless asked."""
+    video = _entry(video_id)
+    if video.status in ("queued", "running"):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"video {video_id} is {video.status}")
+    if delete_source and video.upload_uri is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "the source was not uploaded through the gateway; delete it where it lives",
+        )
+    if video.manifest_uri:
+        unpublish(video.manifest_uri)
+    if delete_source and video.upload_uri:
+        delete_upload(video.upload_uri)
+    catalog.remove(video_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

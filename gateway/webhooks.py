@@ -1,0 +1,151 @@
+"""Signed webhooks that start `process-video` runs: bucket notifications and run requests."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from pydantic import BaseModel, Field
+
+from gateway.dependencies import Settings, start
+from gateway.notifications import NotNotification, created_objects
+from gateway.runs import StartedRun
+from gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from vidp.settings import get_settings
+from vidp.sweep import plan_sweep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+
+class RunsStarted(BaseModel):
+    """What a webhook started: one run per video, the same run again for a repeated delivery."""
+
+    runs: list[StartedRun]
+    ignored: dict[str, str] = Field(
+        default_factory=dict, description="Objects that were not started, and why."
+    )
+
+
+class RunRequest(BaseModel):
+    source: str = Field(description="The video: s3://bucket/key, or a path the workers can read.")
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Other process-video parameters: `output`, `options` (checked by Prefect).",
+    )
+
+
+async def signed_body(
+    request: Request,
+    settings: Settings,
+    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+    timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
+) -> bytes:
+    """The raw body, once its signature is checked; 401 otherwise."""
+    if settings.secret is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "webhooks need VIDP_GATEWAY_SECRET"
+        )
+    body = await request.body()
+    try:
+        verify(
+            settings.secret.get_secret_value(),
+            body,
+            signature,
+            timestamp,
+            now=time.time(),
+            window_s=settings.replay_window_s,
+        )
+    except BadSignature as e:
+        request.app.state.metrics.webhook_rejects.labels(request.url.path).inc()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(e)) from None
+    return body
+
+
+SignedBody = Annotated[bytes, Depends(signed_body)]
+
+
+async def notification_body(
+    request: Request,
+    settings: Settings,
+    authorization: Annotated[str | None, Header()] = None,
+    signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
+    timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
+) -> bytes:
+    """A signed body, or, where VIDP_GATEWAY_NOTIFY_TOKEN is set and no signature is sent, a body
+    that carries that token as `Authorization: Bearer` (MinIO's webhook target cannot sign)."""
+    token = settings.notify_token
+    if token is not None and signature is None and authorization is not None:
+        sent = authorization.removeprefix("Bearer ").strip()
+        if hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
+            return await request.body()
+        request.app.state.metrics.webhook_rejects.labels(request.url.path).inc()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong notification token")
+    return await signed_body(request, settings, signature, timestamp)
+
+
+NotificationBody = Annotated[bytes, Depends(notification_body)]
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from None
+
+
+_SIGNED: dict[int | str, dict[str, Any]] = {
+    401: {"description": f"missing, wrong or stale {SIGNATURE_HEADER} / {TIMESTAMP_HEADER}"}
+}
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of an endpoint that reads its raw body (to check a signature)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+@router.post(
+    "/s3",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_SIGNED,
+    openapi_extra=_json_body({"type": "object", "properties": {"Records": {"type": "array"}}}),
+)
+async def s3_notification(
+    request: Request, body: NotificationBody, settings: Settings
+) -> RunsStarted:
+    """An S3 or MinIO bucket notification: one `process-video` run per created video.
+
+    Idempotent: the same object version (bucket, key, ETag) always gives the same run.
+    """
+    try:
+        objects = created_objects(_json(body))
+    except NotNotification as e:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
+    videos, ignored = plan_sweep(objects, get_settings().output)
+    runs = [await start(request, settings, {"source": v.uri}, v.idempotency_key) for v in videos]
+    return RunsStarted(runs=runs, ignored=ignored)
+
+
+@router.post(
+    "/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_SIGNED,
+    openapi_extra=_json_body(RunRequest.model_json_schema()),
+)
+async def run_request(
+    request: Request,
+    body: SignedBody,
+    settings: Settings,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> RunsStarted:
+    """Start one run for `source`; the same `Idempotency-Key` always gives the same run."""
+    try:
+        asked = RunRequest.model_validate(_json(body))
+    except ValueError as e:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+    parameters = {**asked.parameters, "source": asked.source}
+    return RunsStarted(runs=[await start(request, settings, parameters, idempotency_key)])
