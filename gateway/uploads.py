@@ -191,7 +191,7 @@ class _FilePart:
         if self.target.startswith("s3://"):
             self.sink = _S3Sink(self.target, upload_id, self.name)
         else:
-            self.sink = _LocalSink(Path(self.target).expanduser(), upload_id, self.name)
+            self.sink = _LocalSink(Path(self.target).expanduser().resolve(), upload_id, self.name)
 
     def finish(self) -> tuple[str, str]:
         """Store the rest and make the object visible; return its URI and identity."""

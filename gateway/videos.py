@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
@@ -186,9 +186,7 @@ async def upload(request: Request, settings: Settings) -> Uploaded:
 
 @router.get("", dependencies=[Authorized])
 def list_videos(
-    status_: Annotated[
-        Literal["queued", "running", "completed", "failed"] | None, Query(alias="status")
-    ] = None,
+    status_: Annotated[catalog.Status | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> VideoPage:

@@ -143,6 +143,15 @@ def session() -> Iterator[Session]:
         yield s
 
 
+def _get_or_new(s: Session, video_id: str) -> Video:
+    """The video's entry, added to the session when it is new."""
+    video = s.get(Video, video_id)
+    if video is None:
+        video = Video(video_id=video_id, tags=[])
+        s.add(video)
+    return video
+
+
 def record_queued(
     video_id: str,
     filename: str,
@@ -153,45 +162,41 @@ def record_queued(
 ) -> None:
     """The gateway stored an upload and started its run."""
     with session() as s:
-        video = s.get(Video, video_id) or Video(video_id=video_id, tags=[])
+        video = _get_or_new(s, video_id)
         video.status, video.error = "queued", None
         video.filename, video.upload_uri, video.source_uri = filename, upload_uri, upload_uri
         video.flow_run_id = flow_run_id
         video.title = title if title is not None else video.title
         video.tags = tags or video.tags
-        s.add(video)
 
 
 def record_running(video_id: str, source_uri: str, filename: str, flow_run_id: str | None) -> None:
     """The flow has the video: create its entry, or mark an existing one running again."""
     with session() as s:
-        video = s.get(Video, video_id) or Video(video_id=video_id, tags=[])
+        video = _get_or_new(s, video_id)
         video.status = "running"
         video.source_uri, video.filename = source_uri, filename
         video.flow_run_id = flow_run_id
         video.error = None
-        s.add(video)
 
 
 def record_published(manifest: dict[str, Any], manifest_uri: str) -> None:
     """The video's outputs and manifest are published."""
     with session() as s:
-        video = s.get(Video, manifest["video_id"]) or Video(video_id=manifest["video_id"], tags=[])
+        video = _get_or_new(s, manifest["video_id"])
         video.status = "completed"
         video.manifest, video.manifest_uri = manifest, manifest_uri
         video.source_uri = manifest["source"]["uri"]
         video.filename = manifest["source"]["filename"]
         video.duration_s = manifest["timings_s"].get("total")
         video.error = None
-        s.add(video)
 
 
 def record_failed(video_id: str, reason: str) -> None:
     """The run for this video failed; keep the reason for whoever asks."""
     with session() as s:
-        video = s.get(Video, video_id) or Video(video_id=video_id, tags=[])
+        video = _get_or_new(s, video_id)
         video.status, video.error = "failed", reason
-        s.add(video)
 
 
 def find(video_id: str) -> Video | None:

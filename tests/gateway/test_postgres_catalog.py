@@ -50,5 +50,10 @@ def test_upload_process_list_and_delete_on_postgresql(
         done = httpx.get(f"{base}/videos/{video_id}", headers=AUTH).json()
         assert (done["status"], done["title"]) == ("completed", "Bus")
         assert done["manifest"]["video_id"] == video_id and done["manifest"]["animals"] == []
-        assert httpx.delete(f"{base}/videos/{video_id}", headers=AUTH).status_code == 204
+        gone = httpx.delete(
+            f"{base}/videos/{video_id}", params={"delete_source": "true"}, headers=AUTH
+        )
+        assert gone.status_code == 204
         assert httpx.get(f"{base}/videos", headers=AUTH).json()["total"] == 0
+    assert not Path(uploaded["source"]).exists(), "the upload goes too, when asked"
+    assert not (tmp_path / "out" / video_id).exists()
