@@ -1,4 +1,5 @@
-"""S3 event notifications (AWS's format, and MinIO's, which follows it) as upload objects."""
+"""S3 event notifications as upload objects: AWS's notification format (MinIO's follows it), and
+the "Object Created" events S3 sends through Amazon EventBridge."""
 
 from __future__ import annotations
 
@@ -40,19 +41,58 @@ class _Notification(BaseModel):
     Records: list[_Record]  # noqa: N815
 
 
-def created_objects(body: dict[str, Any]) -> list[UploadObject]:
+class _BridgeObject(BaseModel):
+    key: str
+    etag: str = ""
+    size: int = 0
+
+
+class _BridgeDetail(BaseModel):
+    bucket: _Bucket
+    object: _BridgeObject
+
+
+class _BridgeEvent(BaseModel):
+    """S3 -> EventBridge: one event per object, keys as they are (not URL-encoded)."""
+
+    detail: _BridgeDetail
+
+
+def created_objects(body: Any) -> list[UploadObject]:
     """The objects a notification says were created (deletions and the like are left out).
 
-    AWS URL-encodes keys in notifications (a space arrives as `+`); MinIO does too. The ETag is
-    the object's identity, as in `sweep-uploads`, so a notification and a sweep of the same
-    upload find one run.
+    The ETag is the object's identity, as in `sweep-uploads`, so a notification and a sweep of
+    the same upload find one run.
     """
+    if not isinstance(body, dict):
+        raise NotNotification("not an S3 event notification: the body is not a JSON object")
     if "Records" not in body and body.get("Event") == "s3:TestEvent":
         return []  # the test message S3 sends when notifications are set up
     try:
-        notification = _Notification.model_validate(body)
+        if body.get("source") == "aws.s3" and "detail-type" in body:
+            return _from_eventbridge(body)
+        return _from_records(body)
     except ValidationError as e:
         raise NotNotification(f"not an S3 event notification: {e.errors()[0]['msg']}") from None
+
+
+def _from_eventbridge(body: dict[str, Any]) -> list[UploadObject]:
+    if body["detail-type"] != "Object Created":
+        return []
+    detail = _BridgeEvent.model_validate(body).detail
+    return [
+        UploadObject(
+            bucket=detail.bucket.name,
+            key=detail.object.key,
+            etag=detail.object.etag,
+            size=detail.object.size,
+        )
+    ]
+
+
+def _from_records(body: dict[str, Any]) -> list[UploadObject]:
+    """AWS URL-encodes keys in these notifications (a space arrives as `+`); MinIO does too."""
+    notification = _Notification.model_validate(body)
     return [
         UploadObject(
             bucket=r.s3.bucket.name,

@@ -24,7 +24,7 @@ class GatewaySettings(BaseSettings):
     notify_token: SecretStr | None = Field(
         None,
         description="Bearer token /webhooks/s3 also accepts instead of a signature, for bucket "
-        "notification senders that cannot sign (MinIO's webhook target: auth_token).",
+        "notification senders that cannot sign (MinIO's auth_token, an EventBridge connection).",
     )
     replay_window_s: int = Field(
         300, ge=1, description="How old a signed webhook's timestamp may be, in seconds."

@@ -113,3 +113,37 @@ def test_minio_can_authenticate_with_its_auth_token_instead(gateway: Gateway) ->
     assert post(f"{gateway.url}/webhooks/s3", body, wrong).status_code == 401
     run = b'{"source": "s3://uploads/minio/token.mp4"}'
     assert post(f"{gateway.url}/webhooks/run", run, bearer).status_code == 401, "signatures only"
+
+
+def test_eventbridge_object_created_events_through_an_api_destination(gateway: Gateway) -> None:
+    """S3 -> EventBridge -> API destination, its connection sending the token as Authorization."""
+    event = {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "111122223333",
+        "time": "2026-11-22T00:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:s3:::uploads"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": "uploads"},
+            "object": {"key": "bridge/take 2: final.mp4", "size": 5, "etag": "4e68adba-2"},
+            "reason": "PutObject",
+        },
+    }
+    body = json.dumps(event).encode()
+    bearer = {"Authorization": f"Bearer {NOTIFY_TOKEN}", "Content-Type": "application/json"}
+    (run,) = post(f"{gateway.url}/webhooks/s3", body, bearer).json()["runs"]
+    assert run["source"] == "s3://uploads/bridge/take 2: final.mp4"  # EventBridge keys are raw
+    again = post(f"{gateway.url}/webhooks/s3", body, signed(body)).json()["runs"][0]
+    assert again["flow_run_id"] == run["flow_run_id"]
+    deleted = json.dumps({**event, "detail-type": "Object Deleted"}).encode()
+    assert post(f"{gateway.url}/webhooks/s3", deleted, bearer).json()["runs"] == []
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"text"', b"{}", b"not json"])
+def test_a_signed_body_that_is_no_notification_is_400(gateway: Gateway, body: bytes) -> None:
+    answer = post(f"{gateway.url}/webhooks/s3", body, signed(body))
+    assert answer.status_code == 400 and answer.json()["detail"]
