@@ -208,9 +208,11 @@ def get_video(video_id: VideoId) -> VideoDetail:
     if detail.flow_run_id and detail.status in ("queued", "running"):
         detail.run = run_progress(detail.flow_run_id)
         if detail.run and detail.run.state in _ENDED_UNFINISHED:
-            # The run ended before the flow could record it, e.g. its worker crashed.
+            # The run ended before its flow could say so (its worker crashed, say): record it, so
+            # the list agrees from now on.
             detail.status = "failed"
-            detail.error = f"run {detail.run.state.lower()}: {detail.run.message}"
+            detail.error = f"run {detail.run.state.lower()}: {detail.run.message or 'no message'}"
+            catalog.record_failed(video_id, detail.error)
     return detail
 
 

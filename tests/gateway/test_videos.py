@@ -93,6 +93,23 @@ class TestUpload:
         assert detail["run"]["state"] == "Scheduled" and detail["manifest"] is None
 
 
+def test_a_run_that_crashed_before_its_flow_started_shows_as_failed(
+    gateway: Gateway, spanish_clip: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    uploaded = upload(gateway, "es.mp4", spanish_clip).json()
+    with get_client(sync_client=True) as client:  # as a worker reports a lost flow-run process
+        client.set_flow_run_state(
+            uploaded["run"]["flow_run_id"], Crashed(message="worker pod evicted"), force=True
+        )
+    detail = httpx.get(f"{gateway.url}/videos/{uploaded['video_id']}", headers=AUTH).json()
+    assert (detail["status"], detail["error"]) == ("failed", "run crashed: worker pod evicted")
+    failed = httpx.get(f"{gateway.url}/videos", params={"status": "failed"}, headers=AUTH).json()
+    assert uploaded["video_id"] in [v["video_id"] for v in failed["items"]]
+
+
 def test_upload_to_stream_to_delete(gateway: Gateway, cat_clip: Path, tmp_path: Path) -> None:
     """One video through the whole API, processed by a real worker."""
     answer = upload(gateway, "cat.mp4", cat_clip, title="Cat")
