@@ -6,10 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
-from gateway.runs import DeploymentMissing, InvalidParameters, StartedRun, start_run
+from gateway.runs import (
+    DeploymentMissing,
+    InvalidParameters,
+    StartedRun,
+    require_deployment,
+    start_run,
+)
 from gateway.settings import GatewaySettings, get_gateway_settings
 
-__all__ = ["Settings", "start"]
+__all__ = ["Settings", "deployment_ready", "start"]
 
 Settings = Annotated[GatewaySettings, Depends(get_gateway_settings)]
 
@@ -21,8 +27,20 @@ async def start(
     try:
         run = await start_run(settings.deployment, parameters, key)
     except DeploymentMissing as e:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(e)) from None
+        raise _unavailable(e) from None
     except InvalidParameters as e:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
     request.app.state.metrics.runs_triggered.labels(request.url.path).inc()
     return run
+
+
+async def deployment_ready(settings: Settings) -> None:
+    """503 unless the deployment runs are started from is registered."""
+    try:
+        await require_deployment(settings.deployment)
+    except DeploymentMissing as e:
+        raise _unavailable(e) from None
+
+
+def _unavailable(error: DeploymentMissing) -> HTTPException:
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error))

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
     ArtifactFilterType,
 )
+from prefect.client.schemas.responses import DeploymentResponse
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.utilities.urls import url_for
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ __all__ = [
     "InvalidParameters",
     "RunProgress",
     "StartedRun",
+    "require_deployment",
     "run_progress",
     "start_run",
 ]
@@ -41,17 +43,27 @@ class StartedRun(BaseModel):
     source: str
 
 
+async def _deployment(client: PrefectClient, name: str) -> DeploymentResponse:
+    try:
+        return await client.read_deployment_by_name(name)
+    except ObjectNotFound:
+        raise DeploymentMissing(
+            f"deployment {name} not found: register it with `vidp deploy`"
+        ) from None
+
+
+async def require_deployment(name: str) -> None:
+    """Raise DeploymentMissing unless `name` is registered (checked before taking an upload)."""
+    async with get_client() as client:
+        await _deployment(client, name)
+
+
 async def start_run(
     deployment: str, parameters: dict[str, Any], idempotency_key: str | None
 ) -> StartedRun:
     """Create a run of `deployment`; with a key already used, the server returns that run."""
     async with get_client() as client:
-        try:
-            target = await client.read_deployment_by_name(deployment)
-        except ObjectNotFound:
-            raise DeploymentMissing(
-                f"deployment {deployment} not found: register it with `vidp deploy`"
-            ) from None
+        target = await _deployment(client, deployment)
         try:
             run = await client.create_flow_run_from_deployment(
                 target.id, parameters=parameters, idempotency_key=idempotency_key

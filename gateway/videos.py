@@ -13,7 +13,7 @@ from fastapi import Path as Path_
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.dependencies import Settings, start
+from gateway.dependencies import Settings, deployment_ready, start
 from gateway.runs import RunProgress, StartedRun, run_progress
 from gateway.uploads import BadUpload, NotAVideo, UploadTooLarge, delete_upload, receive_upload
 from vidp import catalog
@@ -133,11 +133,13 @@ def _video_uri(manifest: dict[str, Any], rendition: str | None) -> str:
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[Authorized],
+    # The deployment is checked before the upload is read, so no upload waits for nothing.
+    dependencies=[Authorized, Depends(deployment_ready)],
     responses={
         401: {"description": "missing or unknown X-API-Key"},
         413: {"description": "larger than VIDP_GATEWAY_MAX_UPLOAD_BYTES"},
         415: {"description": "not a video"},
+        503: {"description": "the deployment runs start from is not registered"},
     },
     openapi_extra=_UPLOAD_BODY,
 )
@@ -163,7 +165,11 @@ async def upload(request: Request, settings: Settings) -> Uploaded:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(e)) from None
     except BadUpload as e:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
-    run = await start(request, settings, {"source": received.uri}, received.idempotency_key)
+    try:
+        run = await start(request, settings, {"source": received.uri}, received.idempotency_key)
+    except HTTPException:  # no run will read it: keep nothing
+        await anyio.to_thread.run_sync(delete_upload, received.uri)
+        raise
     tags = [t.strip() for t in received.fields.get("tags", "").split(",") if t.strip()]
     await anyio.to_thread.run_sync(
         lambda: catalog.record_queued(

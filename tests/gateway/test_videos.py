@@ -18,6 +18,7 @@ from conftest import (
     REPO,
     Gateway,
     flow_runs,
+    gateway_process,
     process_worker,
     stream_oversized_upload,
 )
@@ -76,6 +77,21 @@ class TestUpload:
         answer = upload(gateway, name, data)
         assert answer.status_code == 415 and answer.json()["detail"]
         assert stored(gateway) == before
+
+    def test_without_the_deployment_is_503_and_stores_nothing(
+        self, gateway: Gateway, cat_clip: Path, tmp_path: Path
+    ) -> None:
+        env = {
+            **gateway.env,
+            "VIDP_GATEWAY_DEPLOYMENT": "process-video/not-deployed",
+            "VIDP_GATEWAY_UPLOADS": str(tmp_path / "uploads"),
+        }
+        with gateway_process(env, tmp_path / "gateway.log") as url:
+            answer = upload(
+                Gateway(url, tmp_path / "uploads", gateway.output, env), "a.mp4", cat_clip
+            )
+        assert answer.status_code == 503 and "vidp deploy" in answer.json()["detail"]
+        assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").rglob("*.mp4"))
 
     def test_is_stored_whole_and_queued(self, gateway: Gateway, bus_clip: Path) -> None:
         answer = upload(gateway, "bus ride.mp4", bus_clip, title="Bus", tags="city, street")
