@@ -59,10 +59,17 @@ def test_compose_stack_is_complete_and_healthy_by_construction() -> None:
             assert "healthcheck" in service, f"{name} has no health check"
         for dependency in service.get("depends_on", {}):
             assert dependency in services
-    server_env = services["prefect-server"]["environment"]
-    assert server_env["PREFECT_API_DATABASE_CONNECTION_URL"].startswith("postgresql+asyncpg://")
-    build = services["setup"]["build"]
+    server = services["prefect-server"]
+    assert server["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"].startswith(
+        "postgresql+asyncpg://"
+    )
+    # The server runs from vidp's image, so with the SQLAlchemy its scheduler needs (pyproject).
+    build = server["build"]
     assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == IMAGES["vidp:cpu"]
+    assert server["image"] == "vidp:cpu" and server["command"][:3] == ["prefect", "server", "start"]
+    assert {s["image"] for s in services.values() if "build" not in s and "vidp" in s["image"]} == {
+        "vidp:cpu"
+    }, "every vidp service runs the image compose builds"
     worker = services["worker"]
     assert (
         worker["image"] == "vidp:cpu"
