@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -12,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -24,6 +27,9 @@ TEST_WEIGHTS = Path(
 )
 
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# Prefect's results and cache records (~/.prefect/storage) of earlier sessions must not serve these.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="vidp-tests-prefect-home-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ["VIDP_DETECTOR_WEIGHTS"] = str(TEST_WEIGHTS)
 
 
@@ -200,54 +206,109 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `prefect server start` on a free loopback port; yields its API URL.
+_TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \|")
 
-    In-process flows and CLI subprocesses both use it (PREFECT_API_URL), as a deployed system would.
-    """
-    home = tmp_path_factory.mktemp("prefect-home")
+
+def server_errors(log: str) -> list[str]:
+    """The errors a Prefect server logged: each ERROR or CRITICAL record, traceback included."""
+    records: list[list[str]] = []
+    for line in log.splitlines():
+        if _TIMESTAMP.match(line) or not records:
+            records.append([line])
+        else:
+            records[-1].append(line)  # a continuation: a traceback or a multi-line message
+    return [
+        "\n".join(r)
+        for r in records
+        if any(level in r[0] for level in ("| ERROR", "| CRITICAL")) or "Traceback" in "".join(r)
+    ]
+
+
+@contextmanager
+def prefect_server_process(home: Path, **settings: str) -> Iterator[str]:
+    """A real `prefect server start` on a free loopback port, with PREFECT_HOME=`home` and the
+    Prefect `settings` given, while the block runs; yields its API URL. It logs to
+    `home/server.log`; the block fails if any service logged an error in it."""
+    log = home / "server.log"
     port = free_port()
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "true",  # the browser test looks at the UI
         "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
+        **settings,
     }
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    env.pop("PREFECT_API_URL", None)
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+            + ["--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/api"
-    wait_until_up(proc, f"{url}/health", home / "server.log", timeout_s=120)
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    os.environ["PREFECT_API_URL"] = url
-    with temporary_settings(updates={PREFECT_API_URL: url}):
-        yield url
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=10)  # deliver the last run logs before the server stops
-    os.environ.pop("PREFECT_API_URL", None)
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        wait_until_up(proc, f"{url}/health", log, timeout_s=120)
+        yield url
+        errors = server_errors(log.read_text())
+        assert not errors, "the Prefect server logged errors:\n" + "\n".join(errors)[-4000:]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def prefect_server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the test Prefect server writes its log (the API and every service)."""
+    return tmp_path_factory.mktemp("prefect-home") / "server.log"
+
+
+@pytest.fixture(autouse=True)
+def _server_logs_no_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that used the Prefect server fails if any of its services logged an error meanwhile
+    (the scheduler, triggers, the API...): users would find their schedules or triggers dead."""
+    if "prefect_server" not in request.fixturenames:
+        yield
+        return
+    log: Path = request.getfixturevalue("prefect_server_log")
+    start = log.stat().st_size
+    yield
+    with log.open() as f:
+        f.seek(start)
+        errors = server_errors(f.read())
+    if errors:
+        pytest.fail("the Prefect server logged errors:\n" + "\n".join(errors)[-4000:])
+
+
+@pytest.fixture(scope="session")
+def prefect_server(prefect_server_log: Path, postgres: str) -> Iterator[str]:
+    """A real Prefect server on PostgreSQL, as production servers run (docker/compose.yaml); yields
+    its API URL. In-process flows and CLI subprocesses both use it (PREFECT_API_URL), as a deployed
+    system would. At the end of the session its log must hold no error from any service.
+
+    Not SQLite: Prefect's late-runs service logs "database is locked" there when several runs go
+    late at once, as those these tests leave on pools no worker serves do. The README's SQLite
+    server has tests/test_one_machine.py.
+    """
+    database = create_database(postgres, "prefect")
+    with prefect_server_process(
+        prefect_server_log.parent,
+        PREFECT_API_DATABASE_CONNECTION_URL=database.replace("postgresql:", "postgresql+asyncpg:"),
+        PREFECT_UI_ENABLED="true",  # the browser tests look at the UI
+    ) as url:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        os.environ["PREFECT_API_URL"] = url
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            yield url
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)  # deliver the last run logs before it stops
+        os.environ.pop("PREFECT_API_URL", None)
 
 
 @pytest.fixture(scope="session")
@@ -327,6 +388,47 @@ def postgres() -> Iterator[str]:
     finally:
         subprocess.run([*start, "-m", "fast", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(server: str, name: str) -> str:
+    """A new database on the test PostgreSQL `server`; returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(
+        server.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+ARTIFACTS = REPO / "test-artifacts"  # screenshots of the browser tests (git-ignored)
+
+
+def ui_url(api_url: str) -> str:
+    """The Prefect UI's address on the server whose API is at `api_url`."""
+    return api_url.removesuffix("/api")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright (which downloads no browser of its own).
+    For one test at a time: Playwright's sync API runs an event loop in this thread meanwhile, and
+    Prefect's sync calls (`Block.load`) return coroutines where a loop runs."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise pytest.UsageError(
+            "the browser tests need Debian's chromium: apt-get install chromium"
+        )
+    with sync_playwright() as p:
+        # --no-sandbox: CI runs as root, where chromium's sandbox cannot start.
+        launched = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
 
 
 # The gateway: `vidp gateway` under uvicorn on a free port, talking to the test Prefect server.
@@ -419,17 +521,38 @@ def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[s
     }
 
 
+def notification(
+    key: str, etag: str, event: str = "ObjectCreated:Put", minio: bool = False
+) -> bytes:
+    """An S3 event notification for an object of the `uploads` bucket as AWS sends it (MinIO's has
+    `s3:` event names and more fields)."""
+    record = {
+        "eventVersion": "2.1" if not minio else "2.0",
+        "eventSource": "aws:s3" if not minio else "minio:s3",
+        "eventName": f"s3:{event}" if minio else event,
+        "s3": {
+            "bucket": {"name": "uploads", "arn": "arn:aws:s3:::uploads"},
+            "object": {"key": key, "size": 1234, "eTag": etag, "sequencer": "0055AED6DCD90281E5"},
+        },
+    }
+    body: dict[str, object] = {"Records": [record]}
+    if minio:
+        body = {"EventName": record["eventName"], "Key": f"uploads/{key}", **body}
+    return json.dumps(body).encode()
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
     return httpx.post(url, content=body, headers=headers, timeout=30)
 
 
 def flow_runs(deployment: str) -> list:
-    """The runs of `deployment` on the test server."""
+    """The runs of `deployment` ("flow/name") on the Prefect server the settings name."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
     with get_client(sync_client=True) as client:
-        target = client.read_deployment_by_name(deployment)
-        return [r for r in client.read_flow_runs() if r.deployment_id == target.id]
+        target = DeploymentFilterId(any_=[client.read_deployment_by_name(deployment).id])
+        return client.read_flow_runs(deployment_filter=DeploymentFilter(id=target))
 
 
 def stream_oversized_upload(url: str, api_key: str) -> httpx.Response:

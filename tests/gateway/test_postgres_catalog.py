@@ -6,8 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import API_KEY, Gateway, gateway_process, vidp
-from sqlalchemy import create_engine, text
+from conftest import API_KEY, Gateway, create_database, gateway_process, vidp
 
 from flows.process_video import process_video
 from vidp.options import ProcessOptions
@@ -19,11 +18,7 @@ AUTH = {"X-API-Key": API_KEY}
 def test_upload_process_list_and_delete_on_postgresql(
     gateway: Gateway, postgres: str, bus_clip: Path, tmp_path: Path, vidp_env
 ) -> None:
-    with create_engine(
-        postgres.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    ).connect() as c:
-        c.execute(text("CREATE DATABASE gateway_catalog"))
-    url = postgres.rsplit("/", 1)[0] + "/gateway_catalog"
+    url = create_database(postgres, "gateway_catalog")
     assert vidp("catalog", "upgrade", env={"VIDP_CATALOG_URL": url}).returncode == 0
 
     env = {**gateway.env, "VIDP_CATALOG_URL": url, "VIDP_GATEWAY_UPLOADS": str(tmp_path / "up")}

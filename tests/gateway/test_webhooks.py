@@ -6,26 +6,9 @@ import json
 import time
 
 import pytest
-from conftest import DEPLOYMENT, NOTIFY_TOKEN, Gateway, flow_runs, post, signed
+from conftest import DEPLOYMENT, NOTIFY_TOKEN, Gateway, flow_runs, notification, post, signed
 
 pytestmark = pytest.mark.integration
-
-
-def notification(key: str, etag: str, event: str = "ObjectCreated:Put", minio: bool = False):
-    """An S3 event notification as AWS sends it (MinIO's has `s3:` event names and more fields)."""
-    record = {
-        "eventVersion": "2.1" if not minio else "2.0",
-        "eventSource": "aws:s3" if not minio else "minio:s3",
-        "eventName": f"s3:{event}" if minio else event,
-        "s3": {
-            "bucket": {"name": "uploads", "arn": "arn:aws:s3:::uploads"},
-            "object": {"key": key, "size": 1234, "eTag": etag, "sequencer": "0055AED6DCD90281E5"},
-        },
-    }
-    body = {"Records": [record]}
-    if minio:
-        body = {"EventName": record["eventName"], "Key": f"uploads/{key}", **body}
-    return json.dumps(body).encode()
 
 
 def test_a_notification_starts_one_run_per_video_once(gateway: Gateway) -> None:
