@@ -11,12 +11,13 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.branches import detect_frames, resolve_model, submit_speech, value
+from flows.branches import detect_frames, submit_speech, value
 from tasks.animals import sample_video_frames
 from tasks.media import ingest_video, probe_video
 from vidp.analysis import Analysis
 from vidp.ingest import source_filename
-from vidp.options import ProcessOptions
+from vidp.options import ProcessOptions, resolve_model
+from vidp.preload import preload
 from vidp.speech import Transcript
 from vidp.stages import StageClock
 
@@ -40,18 +41,21 @@ def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Anal
         source: The video: s3://bucket/key, or a path this worker can read.
         options: The same processing options as the process-video run that asked.
     """
+    weights = resolve_model(options.detector_weights)
+    warm = [lambda *_: preload(weights, quality_gate=False)]  # once real work starts
     clock = StageClock()
     staged = ingest_video(source)
     media = probe_video(staged.ref, staged.filename)
-    frames = sample_video_frames.submit(staged.ref, options.sample_fps)
-    clock.track("frames", frames)
-    speech = submit_speech(staged.ref, media, options, resolve_model(options.whisper_model), clock)
-    detections = detect_frames(
-        frames.result(), options, resolve_model(options.detector_weights), clock
+    frames = sample_video_frames.with_options(on_running=warm).submit(
+        staged.ref, options.sample_fps
     )
-    text = value(speech.transcript)
+    clock.track("media", frames)
+    whisper = resolve_model(options.whisper_model)
+    heard = submit_speech(staged.ref, media, options, whisper, clock, warm)
+    detections = detect_frames(frames.result(), options, weights, clock)
+    said = value(heard)
     return Analysis(
         detections=detections,
-        language=value(speech.language),
-        transcript=Transcript.load(text.local()) if text else None,
+        language=said.language,
+        transcript=Transcript.load(said.transcript.local()) if said.transcript else None,
     )

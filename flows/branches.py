@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NamedTuple
+from collections.abc import Callable
 
 from prefect import unmapped
 from prefect.futures import PrefectFuture
 
 from tasks.animals import detect_batch
-from tasks.speech import audio_track, spoken_language, transcript
+from tasks.speech import Heard, audio_track, speechbrain_language, transcript
 from vidp.detect import Detection
-from vidp.frames import frame_time
+from vidp.encode import frame_time
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
 from vidp.probe import MediaInfo
@@ -20,14 +19,7 @@ from vidp.speech import LanguageResult
 from vidp.stages import StageClock
 from vidp.workfiles import WorkFile
 
-__all__ = ["Speech", "resolve_model", "submit_speech", "detect_frames", "value"]
-
-
-class Speech(NamedTuple):
-    """The speech branch: futures while it runs, or plain values for a video without audio."""
-
-    language: PrefectFuture[LanguageResult] | LanguageResult
-    transcript: PrefectFuture[WorkFile | None] | None
+__all__ = ["submit_speech", "detect_frames", "value"]
 
 
 def value(item: object) -> object:
@@ -35,25 +27,32 @@ def value(item: object) -> object:
     return item.result() if isinstance(item, PrefectFuture) else item
 
 
-def resolve_model(name: str) -> str:
-    """A model setting as given, or as an absolute path when it names a local file."""
-    path = Path(name).expanduser()
-    return str(path.resolve()) if path.exists() else name
-
-
 def submit_speech(
-    video: VideoRef, media: MediaInfo, options: ProcessOptions, whisper: str, clock: StageClock
-) -> Speech:
-    """Submit audio -> language -> transcript, when there is audio."""
+    video: VideoRef,
+    media: MediaInfo,
+    options: ProcessOptions,
+    whisper: str,
+    clock: StageClock,
+    on_running: list[Callable[..., None]],
+) -> PrefectFuture[Heard] | Heard:
+    """Submit audio -> transcript, in which Whisper identifies the language unless it is given
+    or speechbrain identifies it first; a video without audio has nothing to hear. The hooks
+    run when the transcript really runs (not served from the cache)."""
     if not media.has_audio:
-        return Speech(LanguageResult(code=None, probability=None, method="none"), None)
+        return Heard(
+            language=LanguageResult(code=None, probability=None, method="none"), transcript=None
+        )
     audio = audio_track.submit(video)
-    language = spoken_language.submit(audio, options.language, options.language_backend, whisper)
-    text = transcript.submit(video, audio, language, whisper)
     clock.track("audio", audio)
-    clock.track("language", language, after=("audio",))
-    clock.track("transcription", text, after=("language",))
-    return Speech(language, text)
+    language: LanguageResult | PrefectFuture[LanguageResult] | None = None
+    if options.language != "auto":
+        language = LanguageResult(code=options.language, probability=None, method="forced")
+    elif options.language_backend == "speechbrain":
+        language = speechbrain_language.submit(audio)
+        clock.track("language", language, after=("audio",))
+    heard = transcript.with_options(on_running=on_running).submit(video, audio, language, whisper)
+    clock.track("speech", heard, after=("audio", "language"))
+    return heard
 
 
 def detect_frames(
@@ -69,5 +68,5 @@ def detect_frames(
         unmapped(weights),
         unmapped(options.min_confidence),
     )
-    clock.track("detection", *batches, after=("frames",))
+    clock.track("detection", *batches, after=("media",))
     return [d for found in batches.result() for d in found]

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -16,19 +16,22 @@ from prefect.artifacts import (
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.branches import Speech, detect_frames, resolve_model, submit_speech, value
-from tasks.animals import sample_video_frames, summarize
+from flows.branches import detect_frames, submit_speech, value
+from tasks.animals import summarize
 from tasks.catalog import catalog_failed, catalog_published, catalog_running
 from tasks.checks import quality_gate
-from tasks.media import ingest_video, probe_video, thumbnails
+from tasks.media import ingest_video, probe_video
 from tasks.publish import publish_results
-from tasks.remote import analyze_remotely, remote_language, remote_transcript
-from tasks.video import final_video, rendition, subtitle_files
+from tasks.remote import analyze_remotely, remote_speech
+from tasks.speech import Heard
+from tasks.video import encode_media, final_video, subtitle_files
 from vidp.detect import Detection
-from vidp.encode import target_size
+from vidp.encode import choose_encoder
 from vidp.ingest import StagedVideo, source_filename
 from vidp.manifest import FinalFile, RenditionFile, Results
-from vidp.options import ProcessOptions
+from vidp.options import ProcessOptions, resolve_model
+from vidp.outputs import burn_in_first_pass, plan_outputs, usable_cores
+from vidp.preload import preload
 from vidp.publish import check_output
 from vidp.report import detections_table, markdown_report
 from vidp.settings import get_settings
@@ -36,8 +39,6 @@ from vidp.speech import Transcript, require_backend
 from vidp.stages import StageClock
 
 __all__ = ["process_video"]
-
-_THUMBNAIL_LABEL = "360p"
 
 
 def _run_name() -> str:
@@ -78,6 +79,9 @@ def process_video(
     whisper = resolve_model(options.whisper_model)
     require_backend(options.language_backend)
     check_output(output)
+    encoder = choose_encoder(settings.encoder)
+    # Once real work starts (not on a cached re-run), load the detector and the quality gate.
+    warm = [] if settings.gpu_deployment else [lambda *_: preload(weights)]
     clock, progress = StageClock(), _Progress()
 
     staged = ingest_video.submit(source)
@@ -90,87 +94,72 @@ def process_video(
             10, f"probed {staged.filename}: {media.duration_s:.1f} s {media.width}x{media.height}"
         )
 
-        # Everything below starts now and overlaps; futures passed as inputs are waited for by Prefect.
-        labels = options.resolutions
-        sizes = [target_size(media.width, media.height, label) for label in labels]
-        # A small source gives several labels one size: encode it once.
-        unique_sizes = list(dict.fromkeys(sizes))
-        renditions = rendition.map(
-            unmapped(video), unique_sizes, unmapped(options.crf), unmapped(options.preset)
-        )
-        clock.track("renditions", *renditions)
-        thumb_size = target_size(media.width, media.height, _THUMBNAIL_LABEL)
-        thumbs = thumbnails.submit(video, media.duration_s, options.thumbnails, thumb_size)
-        clock.track("thumbnails", thumbs)
-        frames = sample_video_frames.submit(video, options.sample_fps)
-        clock.track("frames", frames)
+        # Everything below overlaps; futures passed as inputs are waited for by Prefect.
         remote = None
         if settings.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
             remote = analyze_remotely.submit(settings.gpu_deployment, source, options)
             clock.track("gpu_analysis", remote)
-            speech = Speech(
-                remote_language.submit(remote), remote_transcript.submit(video, remote, whisper)
-            )
+            heard = remote_speech.submit(video, remote, whisper)
         else:
-            speech = submit_speech(video, media, options, whisper, clock)
-        subs_f = None
-        if speech.transcript is not None:
-            subs_f = subtitle_files.submit(video, speech.transcript, media.duration_s)
-            clock.track("subtitles", subs_f, after=("transcription", "gpu_analysis"))
-        final = final_video.submit(
-            video,
-            options.subtitles,
-            subs_f,
-            speech.language,
-            renditions[-1],
-            sizes[-1],
-            options.crf,
-            options.preset,
+            heard = submit_speech(video, media, options, whisper, clock, warm)
+        subs_f = subtitle_files.submit(video, heard, media.duration_s)
+        clock.track("subtitles", subs_f, after=("speech", "gpu_analysis"))
+        burn_first = burn_in_first_pass(settings.encode_passes, remote is not None, usable_cores())
+        plan = plan_outputs(media, options, encoder, burn_first)
+        # One decode of the source makes every picture; with `one_pass` it waits for the
+        # subtitles and burns the final video too.
+        encoded_f = encode_media.with_options(on_running=warm).submit(
+            video, plan, subs_f if plan.one_pass else None
         )
-        clock.track("final_video", final, after=("subtitles", "renditions"))
+        clock.track("media", encoded_f, after=("subtitles",) if plan.one_pass else ())
+        final = final_video.submit(video, plan, subs_f, heard, encoded_f)
+        clock.track("final_video", final, after=("media", "subtitles"))
 
-        frame_files = frames.result()
+        encoded = encoded_f.result()
         if remote is not None:  # its detections name frames as they are named here
             detections = remote.result().detections
         else:
-            detections = detect_frames(frame_files, options, weights, clock)
-        animals_f = summarize.submit(video, frame_files, detections)
+            detections = detect_frames(encoded.frames, options, weights, clock)
+        animals_f = summarize.submit(video, encoded.frames, detections)
         clock.track("detection", animals_f)
         animals = animals_f.result()
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
-        language, text, subs = value(speech.language), value(speech.transcript), value(subs_f)
-        progress(60, f"language: {language.code or 'none'}")
+        said: Heard = value(heard)
+        subs = value(subs_f)
+        progress(60, f"language: {said.language.code or 'none'}")
         gate = quality_gate.submit(detections, subs, media.duration_s)
         clock.track("quality", gate, after=("detection", "subtitles"))
         gate.result()
         final_file, final_mode = final.result()
         progress(85, "encoded")
 
-        encoded = dict(zip(unique_sizes, renditions.result(), strict=True))
-        words = Transcript.load(text.local()) if text else None
+        words = Transcript.load(said.transcript.local()) if said.transcript else None
         results = Results(
             source=staged,
             media=media,
-            language=language,
+            language=said.language,
             animals=animals.summaries,
             animal_images=animals.crops,
-            transcript=text,
+            transcript=said.transcript,
             segments=len(words.segments) if words else 0,
             words=words.word_count if words else 0,
             srt=subs.srt if subs else None,
             vtt=subs.vtt if subs else None,
             renditions=[
-                RenditionFile(label=label, file=encoded[(w, h)], width=w, height=h)
-                for label, (w, h) in zip(labels, sizes, strict=True)
+                RenditionFile(
+                    label=label, file=encoded.renditions[label], width=w, height=h, encoder=encoder
+                )
+                for label, (w, h) in plan.renditions.items()
             ],
             final=FinalFile(
-                label=labels[-1],
+                label=plan.final_label,
                 file=final_file,
-                width=sizes[-1][0],
-                height=sizes[-1][1],
+                width=plan.final_size[0],
+                height=plan.final_size[1],
+                encoder=encoder,
                 subtitles=final_mode,
             ),
-            thumbnails=thumbs.result(),
+            thumbnails=encoded.thumbnails,
             parameters={
                 **options.model_dump(),
                 "source": source,

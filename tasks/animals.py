@@ -1,13 +1,13 @@
-"""Animal detection tasks: sample frames once, detect in batches, summarise per label."""
+"""Animal detection tasks: detect in batches of sampled frames, summarise per label."""
 
 from __future__ import annotations
 
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.policies import CACHED, CACHED_FILES, CACHED_ON_MACHINE, MODEL_TAG, model_slot
+from tasks.policies import CACHED, CACHED_FILES, model_slot
 from vidp.detect import AnimalSummary, Detection, detect_animals, save_best_crops, summarize_animals
-from vidp.frames import sample_frames
+from vidp.encode import FrameSample, encode_pass
 from vidp.ingest import VideoRef
 from vidp.workfiles import WorkFile, keep
 
@@ -19,14 +19,15 @@ class Animals(BaseModel):
     crops: dict[str, WorkFile]  # label -> image of its best detection
 
 
-@task(cache_policy=CACHED_ON_MACHINE)
+@task(cache_policy=CACHED_FILES)
 def sample_video_frames(video: VideoRef, fps: float) -> list[WorkFile]:
-    """Decode once, keep `fps` frames per second, scaled for the detector."""
-    frames = sample_frames(video.path, video.work_dir / f"frames-{fps:g}fps", fps)
-    return [WorkFile.at(video, f) for f in frames]
+    """Only the detector's frames from a decode of the source, where no encode is needed
+    (`analyze-gpu`); they are named as `encode_media` names them."""
+    sample = FrameSample(video.work_dir / f"frames-{fps:g}fps", fps)
+    return keep(video, encode_pass(video.path, None, frames=sample).frames)
 
 
-@task(cache_policy=CACHED, tags=[MODEL_TAG])
+@task(cache_policy=CACHED)
 def detect_batch(
     frames: list[WorkFile], times: list[float], weights: str, min_confidence: float
 ) -> list[Detection]:

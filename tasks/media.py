@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from prefect import task
 
-from tasks.policies import CACHED_FILES, IO_RETRIES, retry_unless_rejected
-from vidp.encode import make_thumbnails
+from tasks.policies import IO_RETRIES, retry_unless_rejected
 from vidp.errors import RejectedInput
 from vidp.ingest import StagedVideo, VideoRef, ingest
 from vidp.probe import MediaInfo, probe
 from vidp.settings import get_settings
-from vidp.workfiles import WorkFile, keep
 
-__all__ = ["ingest_video", "probe_video", "thumbnails"]
+__all__ = ["ingest_video", "probe_video"]
 
 
 @task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected)
@@ -29,12 +27,3 @@ def probe_video(video: VideoRef, filename: str) -> MediaInfo:
     except RejectedInput:
         video.path.unlink(missing_ok=True)  # keep no copy of a file that will never be processed
         raise
-
-
-@task(cache_policy=CACHED_FILES)
-def thumbnails(
-    video: VideoRef, duration_s: float, count: int, size: tuple[int, int]
-) -> list[WorkFile]:
-    """Evenly spaced JPEG thumbnails."""
-    out_dir = video.work_dir / f"thumbnails-{count}-{size[0]}x{size[1]}"
-    return keep(video, make_thumbnails(video.path, out_dir, duration_s, count, size))

@@ -1,4 +1,4 @@
-"""What the tasks share: cache policies, the retry rule and the model tag."""
+"""What the tasks share: cache policies, the retry rule and the model slot."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from vidp.errors import RejectedInput
 from vidp.settings import get_settings
 from vidp.workfiles import files_scope, machine_scope
 
-__all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "MODEL_TAG", "IO_RETRIES"]
+__all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "IO_RETRIES"]
 __all__ += ["model_slot", "retry_unless_rejected"]
 
 
@@ -35,11 +35,8 @@ CACHED = INPUTS + TASK_SOURCE
 # For tasks that return WorkFiles: also where those files can be read back (the work store, or
 # this machine's work folder), so a hit never names a file the reader cannot get.
 CACHED_FILES = CACHED + CacheKeyFnPolicy(cache_key_fn=_files_scope)
-# For big intermediates (frames, audio) that are cheaper to remake than to move between machines.
+# For the 16 kHz audio, cheaper to remake than to move between machines.
 CACHED_ON_MACHINE = CACHED + CacheKeyFnPolicy(cache_key_fn=_machine_scope)
-
-# Model tasks carry this tag, so a task concurrency limit on it can bound them everywhere.
-MODEL_TAG = "gpu"
 
 
 def model_slot() -> AbstractContextManager[object]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from prefect import task
 from prefect.deployments import run_deployment
 
-from tasks.speech import keep_transcript
+from tasks.speech import Heard, keep_transcript
 from vidp.analysis import Analysis
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
-from vidp.speech import LanguageResult
-from vidp.workfiles import WorkFile
 
-__all__ = ["analyze_remotely", "remote_language", "remote_transcript"]
+__all__ = ["analyze_remotely", "remote_speech"]
 
 
 @task
@@ -29,12 +27,10 @@ def analyze_remotely(deployment: str, source: str, options: ProcessOptions) -> A
 
 
 @task
-def remote_language(analysis: Analysis) -> LanguageResult:
-    return analysis.language
-
-
-@task
-def remote_transcript(video: VideoRef, analysis: Analysis, whisper_model: str) -> WorkFile | None:
-    """The remote transcript as a work file here."""
+def remote_speech(video: VideoRef, analysis: Analysis, whisper_model: str) -> Heard:
+    """The remote language and transcript, the transcript as a work file here."""
     text = analysis.transcript
-    return keep_transcript(video, text, whisper_model) if text else None
+    return Heard(
+        language=analysis.language,
+        transcript=keep_transcript(video, text, whisper_model) if text else None,
+    )

@@ -1,12 +1,13 @@
-"""Speech tasks: audio once, language from speech windows, transcript with word times."""
+"""Speech tasks: audio once, then the transcript with word times and the language it is in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from prefect import task
+from pydantic import BaseModel
 
-from tasks.policies import CACHED, CACHED_FILES, CACHED_ON_MACHINE, MODEL_TAG, model_slot
+from tasks.policies import CACHED, CACHED_FILES, CACHED_ON_MACHINE, model_slot
 from vidp.audio import extract_audio, load_audio
 from vidp.ingest import VideoRef
 from vidp.settings import get_settings
@@ -14,7 +15,14 @@ from vidp.speech import LanguageResult, Transcript, identify_language, transcrib
 from vidp.whisper_model import load_whisper
 from vidp.workfiles import WorkFile, keep
 
-__all__ = ["audio_track", "spoken_language", "transcript", "keep_transcript"]
+__all__ = ["Heard", "audio_track", "speechbrain_language", "transcript", "keep_transcript"]
+
+
+class Heard(BaseModel):
+    """What was said: the language, and the transcript file (None when nothing was said)."""
+
+    language: LanguageResult
+    transcript: WorkFile | None
 
 
 @task(cache_policy=CACHED_ON_MACHINE)
@@ -23,35 +31,26 @@ def audio_track(video: VideoRef) -> WorkFile:
     return WorkFile.at(video, extract_audio(video.path, video.work_dir / "audio-16k.wav"))
 
 
-@task(cache_policy=CACHED, tags=[MODEL_TAG])
-def spoken_language(
-    audio: WorkFile, forced: str, backend: str, whisper_model: str
-) -> LanguageResult:
-    """The language from several windows of speech, or `forced` when it is not 'auto'."""
-    if forced != "auto":
-        return LanguageResult(code=forced, probability=None, method="forced")
+@task(cache_policy=CACHED)
+def speechbrain_language(audio: WorkFile) -> LanguageResult:
+    """The language from several windows of speech, by speechbrain's VoxLingua107 model."""
     samples = load_audio(audio.local())
     with model_slot():
-        whisper = load_whisper(whisper_model) if backend == "whisper" else None
-        return identify_language(
-            samples,
-            backend=backend,
-            whisper=whisper,
-            speechbrain_source=get_settings().speechbrain_model,
-        )
+        return identify_language(samples, get_settings().speechbrain_model)
 
 
-@task(cache_policy=CACHED_FILES, tags=[MODEL_TAG])
+@task(cache_policy=CACHED_FILES)
 def transcript(
-    video: VideoRef, audio: WorkFile, language: LanguageResult, whisper_model: str
-) -> WorkFile | None:
-    """Transcribe to a JSON file with segment and word times; None when nothing was said."""
-    if language.code is None:
-        return None
+    video: VideoRef, audio: WorkFile, language: LanguageResult | None, whisper_model: str
+) -> Heard:
+    """Transcribe to a JSON file with segment and word times. Without a `language`, Whisper
+    identifies it on the speech; one known to hold no speech is not transcribed."""
+    if language is not None and language.code is None:
+        return Heard(language=language, transcript=None)
     samples = load_audio(audio.local())
     with model_slot():
-        result = transcribe(samples, load_whisper(whisper_model), language.code)
-    return keep_transcript(video, result, whisper_model)
+        heard, text = transcribe(samples, load_whisper(whisper_model), language)
+    return Heard(language=heard, transcript=keep_transcript(video, text, whisper_model))
 
 
 def keep_transcript(video: VideoRef, text: Transcript, whisper_model: str) -> WorkFile | None:

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,14 +39,53 @@ def _help(name: str) -> str:
     return f"{field.description} (env VIDP_{name.upper()}, default {default})"
 
 
+def _local_server() -> str | None:
+    """The API of a Prefect server already running at this machine's configured address
+    (`prefect server start`, with `--background` or not), or None."""
+    import httpx
+    from prefect.settings import PREFECT_SERVER_API_HOST, PREFECT_SERVER_API_PORT
+
+    host = PREFECT_SERVER_API_HOST.value()
+    host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    url = f"http://{host}:{PREFECT_SERVER_API_PORT.value()}/api"
+    try:
+        return url if httpx.get(f"{url}/health", timeout=2).is_success else None
+    except httpx.HTTPError:
+        return None
+
+
+@contextmanager
+def _prefect_api() -> Iterator[None]:
+    """Reach Prefect as the user set it up (PREFECT_API_URL); else through a server already
+    running here, so that repeated runs pay no start-up; else through Prefect's ephemeral
+    server, started at once so that it comes up while the pipeline's modules load."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if PREFECT_API_URL.value():
+        yield
+    elif local := _local_server():
+        with temporary_settings(updates={PREFECT_API_URL: local}):
+            yield
+    else:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        starting = threading.Thread(target=SubprocessASGIServer().start, daemon=True)
+        starting.start()
+        import flows.process_video  # noqa: F401  (loads meanwhile)
+
+        starting.join()  # if it failed, the flow's own client starts it again and says why
+        yield
+
+
 def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, Any]:
     """Run the flow in this process; exit 2 with one line when the input is rejected."""
-    from flows.process_video import process_video
+    with _prefect_api():
+        from flows.process_video import process_video
 
-    state = process_video(source=source, output=output, options=options, return_state=True)
-    if state.is_completed():
-        return state.result()
-    error = state.result(raise_on_failure=False)
+        state = process_video(source=source, output=output, options=options, return_state=True)
+        if state.is_completed():
+            return state.result()
+        error = state.result(raise_on_failure=False)
     if isinstance(error, RejectedInput):
         err.print(f"vidp: rejected: {error}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)

@@ -77,9 +77,17 @@ class _Detector:
             )
 
 
-@lru_cache(maxsize=2)
+_loading = threading.Lock()
+
+
 def load_detector(weights: str) -> _Detector:
-    """Load YOLO weights once per process."""
+    """Load YOLO weights once per process (a second caller waits for the first load)."""
+    with _loading:
+        return _cached_detector(weights)
+
+
+@lru_cache(maxsize=2)
+def _cached_detector(weights: str) -> _Detector:
     logger.info("loading detector %s", weights)
     return _Detector(weights)
 

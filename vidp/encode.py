@@ -1,27 +1,135 @@
-"""Renditions, the final video with its subtitles, and thumbnails, all through ffmpeg."""
+"""Every picture a run makes, from one decode of the source per ffmpeg pass: renditions, the final
+video with burned subtitles, the detector's frames and the thumbnails. Also the soft-subtitle mux."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 from vidp.atomic import atomic_dir, atomic_file
-from vidp.ffmpeg import media_arg, run_ffmpeg
+from vidp.ffmpeg import FfmpegError, media_arg, run_ffmpeg
 from vidp.options import RESOLUTION_HEIGHTS
 
 __all__ = [
+    "Encoder",
+    "VideoCodec",
+    "Encode",
+    "FrameSample",
+    "Thumbnails",
+    "PassFiles",
+    "DETECTOR_SIZE",
+    "frame_time",
     "target_size",
-    "encode_rendition",
-    "burn_subtitles",
+    "thumbnail_times",
+    "encode_pass",
     "mux_soft_subtitles",
-    "make_thumbnails",
     "subtitle_font",
     "copy_video",
+    "nvenc_available",
+    "choose_encoder",
 ]
 
+Encoder = Literal["libx264", "h264_nvenc"]
+
 _AUDIO = ["-c:a", "aac", "-b:a", "128k"]
+# x264's presets onto NVENC's p1 (fastest) .. p7 (best), so one option means the same on both.
+_NVENC_PRESETS = {
+    "ultrafast": "p1",
+    "superfast": "p1",
+    "veryfast": "p2",
+    "faster": "p3",
+    "fast": "p3",
+    "medium": "p4",
+    "slow": "p5",
+    "slower": "p6",
+    "veryslow": "p7",
+}
+_SUBTITLE_STYLE = "FontName=DejaVu Sans,FontSize=20,Outline=1.5,Shadow=0,MarginV=18"
+DETECTOR_SIZE = 640  # the detector letterboxes to 640 px: its frames need no more
+
+
+@dataclass(frozen=True)
+class VideoCodec:
+    """How every H.264 output of a run is encoded."""
+
+    encoder: Encoder
+    crf: int
+    preset: str
+
+    def args(self) -> list[str]:
+        if self.encoder == "h264_nvenc":
+            quality = ["-rc", "vbr", "-cq", str(self.crf), "-b:v", "0"]
+            return ["-c:v", "h264_nvenc", "-preset", _NVENC_PRESETS[self.preset], *quality]
+        return ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf)]
+
+
+@dataclass(frozen=True)
+class Encode:
+    """One H.264 + AAC file at `size`, with the SRT `subtitles` burned in when given."""
+
+    out: Path
+    size: tuple[int, int]
+    subtitles: Path | None = None
+
+
+@dataclass(frozen=True)
+class FrameSample:
+    """JPEGs at `fps` for the detector, `000001.jpg` on, longest side at most 640 px."""
+
+    out_dir: Path
+    fps: float
+
+
+@dataclass(frozen=True)
+class Thumbnails:
+    """One JPEG at each of `times` (or the first frame after it), `thumb_01.jpg` on."""
+
+    out_dir: Path
+    times: tuple[float, ...]
+    size: tuple[int, int]
+
+
+class PassFiles(NamedTuple):
+    encodes: list[Path]
+    frames: list[Path]
+    thumbnails: list[Path]
+
+
+@dataclass
+class _Graph:
+    """An ffmpeg filter graph being assembled: its chains and a counter for pad names."""
+
+    chains: list[str] = field(default_factory=list)
+    pads: int = 0
+
+    def split(self, source: str, count: int) -> list[str]:
+        """`count` copies of pad `source` (itself when one is enough)."""
+        if count == 1:
+            return [source]
+        names = [self.pad() for _ in range(count)]
+        self.chains.append(f"[{source}]split={count}" + "".join(f"[{n}]" for n in names))
+        return names
+
+    def chain(self, source: str, filters: str) -> str:
+        """`source` through `filters`; the new pad's name."""
+        name = self.pad()
+        self.chains.append(f"[{source}]{filters}[{name}]")
+        return name
+
+    def pad(self) -> str:
+        self.pads += 1
+        return f"p{self.pads}"
+
+
+def frame_time(index: int, fps: float) -> float:
+    """Timestamp of the `index`-th sampled frame (0-based) for ffmpeg's `fps` filter."""
+    return round(index / fps, 3)
 
 
 def target_size(width: int, height: int, label: str) -> tuple[int, int]:
@@ -36,39 +144,20 @@ def target_size(width: int, height: int, label: str) -> tuple[int, int]:
     return even(width), even(height)
 
 
-def _x264(crf: int, preset: str) -> list[str]:
-    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+def thumbnail_times(duration_s: float, count: int) -> tuple[float, ...]:
+    """`count` evenly spaced moments, none at the very start or end."""
+    return tuple(round((i + 0.5) * duration_s / count, 3) for i in range(count))
 
 
-def _encode(
-    source: Path, out: Path, vf: str, crf: int, preset: str, cwd: Path | None = None
-) -> Path:
-    """One H.264 + AAC encode through `vf`, with the index up front (`+faststart`) so players
-    start before the download ends."""
-    run_ffmpeg(
-        [
-            "-i",
-            media_arg(source),
-            "-map",
-            "0:v:0",
-            "-map",
-            "0:a:0?",
-            "-vf",
-            vf,
-            *_x264(crf, preset),
-            *_AUDIO,
-            "-movflags",
-            "+faststart",
-        ],
-        out=out,
-        cwd=cwd,
-    )
-    return out
+def _select_at(times: Sequence[float]) -> str:
+    """A `select` expression keeping the first frame at or after each of `times` (seconds from
+    the first frame, as some containers do not start at zero)."""
+    return "+".join(f"gte(t-start_t,{t})*not(gte(prev_selected_t-start_t,{t}))" for t in times)
 
 
-def encode_rendition(source: Path, out: Path, size: tuple[int, int], crf: int, preset: str) -> Path:
-    """H.264 + AAC at `size`."""
-    return _encode(source, out, f"scale={size[0]}:{size[1]}", crf, preset)
+def _pattern(directory: Path, name: str) -> str:
+    """An image2 output pattern in `directory`, whose own `%` must not count as one."""
+    return str(directory).replace("%", "%%") + "/" + name
 
 
 @lru_cache
@@ -79,25 +168,72 @@ def subtitle_font() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
 
 
-def burn_subtitles(
-    source: Path, srt: Path, out: Path, size: tuple[int, int], crf: int, preset: str
-) -> Path:
-    """Scale and burn in one encode, straight from the source.
+def encode_pass(
+    source: Path,
+    codec: VideoCodec | None,
+    encodes: Sequence[Encode] = (),
+    frames: FrameSample | None = None,
+    thumbnails: Thumbnails | None = None,
+) -> PassFiles:
+    """Make all of these from one decode of `source`: each size is scaled once and every encode
+    at that size shares it. Outputs appear whole or not at all.
 
-    The `subtitles` filter takes its file name inside the filter graph, where `:`, `'`, `[`,
-    `,` and `\\` are syntax. ffmpeg runs in a private folder holding `burn.srt` and the font, so
-    the graph names only those fixed relative paths, whatever the user's file and folder names.
+    The `subtitles` filter takes its file name inside the filter graph, where `:`, `'`, `[`, `,`
+    and `\\` are syntax: ffmpeg runs in a private folder holding `burnN.srt` and the font, so the
+    graph names only those fixed relative paths, whatever the user's file and folder names.
     """
-    w, h = size
-    style = "FontName=DejaVu Sans,FontSize=20,Outline=1.5,Shadow=0,MarginV=18"
-    vf = f"scale={w}:{h},subtitles=filename=burn.srt:fontsdir=fonts:charenc=UTF-8:force_style='{style}'"
-    with tempfile.TemporaryDirectory(prefix="vidp-burn-") as name:
-        scratch = Path(name)
-        shutil.copyfile(srt, scratch / "burn.srt")
-        (scratch / "fonts").mkdir()
-        shutil.copyfile(subtitle_font(), scratch / "fonts" / subtitle_font().name)
-        _encode(source, out, vf, crf, preset, cwd=scratch)
-    return out
+    graph = _Graph()
+    sizes = list(dict.fromkeys(e.size for e in encodes))
+    branches = graph.split("0:v", len(sizes) + (frames is not None) + (thumbnails is not None))
+    with ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidp-pass-")))
+        args = ["-i", media_arg(source)]
+        outputs: list[str] = []
+        for branch, size in zip(branches, sizes, strict=False):
+            same = [e for e in encodes if e.size == size]
+            scaled = graph.split(graph.chain(branch, f"scale={size[0]}:{size[1]}"), len(same))
+            for pad, encode in zip(scaled, same, strict=True):
+                if encode.subtitles is not None:
+                    pad = graph.chain(pad, _burn(encode.subtitles, scratch, graph.pads))
+                draft = stack.enter_context(atomic_file(encode.out))
+                assert codec is not None, "encodes need a codec"
+                outputs += ["-map", f"[{pad}]", "-map", "0:a:0?", *codec.args()]
+                outputs += ["-pix_fmt", "yuv420p", *_AUDIO, "-movflags", "+faststart"]
+                outputs.append(media_arg(draft))
+        rest = branches[len(sizes) :]
+        if frames is not None:
+            scale = (
+                f"scale=w='min({DETECTOR_SIZE},iw)':h='min({DETECTOR_SIZE},ih)'"
+                ":force_original_aspect_ratio=decrease"
+            )
+            pad = graph.chain(rest.pop(0), f"fps={frames.fps},{scale}")
+            frames_draft = stack.enter_context(atomic_dir(frames.out_dir))
+            outputs += ["-map", f"[{pad}]", "-q:v", "2", _pattern(frames_draft, "%06d.jpg")]
+        if thumbnails is not None:
+            w, h = thumbnails.size
+            pad = graph.chain(rest.pop(0), f"select='{_select_at(thumbnails.times)}',scale={w}:{h}")
+            thumbs_draft = stack.enter_context(atomic_dir(thumbnails.out_dir))
+            outputs += ["-map", f"[{pad}]", "-fps_mode", "passthrough", "-q:v", "3"]
+            outputs.append(_pattern(thumbs_draft, "thumb_%02d.jpg"))
+        if not outputs:
+            return PassFiles([], [], [])
+        run_ffmpeg([*args, "-filter_complex", ";".join(graph.chains), *outputs], cwd=scratch)
+    return PassFiles(
+        encodes=[e.out for e in encodes],
+        frames=sorted(frames.out_dir.glob("*.jpg")) if frames else [],
+        thumbnails=sorted(thumbnails.out_dir.glob("*.jpg")) if thumbnails else [],
+    )
+
+
+def _burn(srt: Path, scratch: Path, n: int) -> str:
+    """The `subtitles` filter for `srt`, copied into `scratch` under a name the graph can hold."""
+    name = f"burn{n}.srt"
+    shutil.copyfile(srt, scratch / name)
+    fonts = scratch / "fonts"
+    if not fonts.exists():
+        fonts.mkdir()
+        shutil.copyfile(subtitle_font(), fonts / subtitle_font().name)
+    return f"subtitles=filename={name}:fontsdir=fonts:charenc=UTF-8:force_style='{_SUBTITLE_STYLE}'"
 
 
 def _iso639_2(code: str | None) -> str | None:
@@ -141,26 +277,38 @@ def mux_soft_subtitles(video: Path, srt: Path, out: Path, language: str | None) 
     return out
 
 
-def make_thumbnails(
-    source: Path, out_dir: Path, duration_s: float, count: int, size: tuple[int, int]
-) -> list[Path]:
-    """`count` JPEGs at evenly spaced times, all from one ffmpeg process (one fast seek each)."""
-    if count == 0:
-        return []
-    args: list[str] = []
-    for i in range(count):
-        args += ["-ss", f"{(i + 0.5) * duration_s / count:.3f}", "-i", media_arg(source)]
-    names = [f"thumb_{i + 1:02d}.jpg" for i in range(count)]
-    with atomic_dir(out_dir) as draft:
-        for i, name in enumerate(names):
-            args += ["-map", f"{i}:v:0", "-frames:v", "1", "-vf", f"scale={size[0]}:{size[1]}"]
-            args += ["-q:v", "3", media_arg(draft / name)]
-        run_ffmpeg(args)
-    return [out_dir / name for name in names]
-
-
 def copy_video(video: Path, out: Path) -> Path:
     """The final video when no subtitles go in: the rendition's bytes as they are."""
     with atomic_file(out) as draft:
         shutil.copyfile(video, draft)
     return out
+
+
+@lru_cache
+def nvenc_available() -> bool:
+    """Whether this machine's ffmpeg can encode with NVENC (an NVIDIA GPU with an encoder: L4 and
+    T4 have one, H100 and A100 do not): a tenth of a second of black, encoded for real."""
+    try:
+        run_ffmpeg(
+            ["-f", "lavfi", "-i", "color=black:s=256x256:d=0.1", "-c:v", "h264_nvenc"]
+            + ["-f", "null", "-"],
+            timeout_s=30,
+        )
+    except FfmpegError:
+        return False
+    return True
+
+
+def choose_encoder(setting: Literal["auto", "libx264", "h264_nvenc"]) -> Encoder:
+    """The H.264 encoder: `auto` takes NVENC where it works, x264 elsewhere; a forced NVENC that
+    cannot work fails here, before any work, with the reason."""
+    if setting == "libx264":
+        return "libx264"
+    if nvenc_available():
+        return "h264_nvenc"
+    if setting == "h264_nvenc":
+        raise RuntimeError(
+            "VIDP_ENCODER=h264_nvenc, but this machine's ffmpeg cannot encode with NVENC "
+            "(no NVIDIA GPU with an encoder, or no driver): use auto or libx264"
+        )
+    return "libx264"

@@ -58,6 +58,7 @@ class RenditionFile(BaseModel):
     file: WorkFile
     width: int
     height: int
+    encoder: str  # the H.264 encoder that made it: libx264 or h264_nvenc
 
 
 class FinalFile(RenditionFile):
@@ -114,6 +115,7 @@ def build_manifest(
             "width": f.width,
             "height": f.height,
             "size_bytes": f.file.local().stat().st_size,
+            "encoder": f.encoder,
         }
 
     manifest = {

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Resolution", "SubtitleMode", "Preset", "ProcessOptions", "RESOLUTION_HEIGHTS"]
+__all__ = [
+    "Resolution",
+    "SubtitleMode",
+    "Preset",
+    "ProcessOptions",
+    "RESOLUTION_HEIGHTS",
+    "resolve_model",
+]
 
 Resolution = Literal["360p", "480p", "720p", "1080p"]
 SubtitleMode = Literal["burn", "soft", "none"]
@@ -75,3 +83,9 @@ class ProcessOptions(BaseSettings):
     def final_resolution(self) -> str:
         """The final video is made at the largest requested resolution."""
         return self.resolutions[-1]
+
+
+def resolve_model(name: str) -> str:
+    """A model option as given, or as an absolute path when it names a local file."""
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name

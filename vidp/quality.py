@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import TYPE_CHECKING
+import threading
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -13,9 +16,10 @@ from vidp.subtitles import Cue
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
 
-__all__ = ["QualityGateFailed", "check_outputs", "detections_frame", "cues_frame"]
+__all__ = ["QualityGateFailed", "check_outputs", "prepare", "detections_frame", "cues_frame"]
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no telemetry calls from a pipeline
+logging.getLogger("great_expectations").setLevel(logging.WARNING)  # not its temporary folders
 
 
 class QualityGateFailed(RuntimeError):
@@ -55,37 +59,56 @@ def _suites(duration_s: float) -> dict[str, list[Expectation]]:
     return {"detections": detections, "cues": cues}
 
 
-def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: float) -> int:
-    """Validate both frames; return how many expectations passed, raise naming any that failed."""
+@lru_cache(maxsize=1)
+def _batches() -> dict[str, Any]:
+    """One great-expectations context per process, with a whole-dataframe batch definition for
+    each kind of output: building them costs seconds, validating a few rows does not."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("vidp")
+    return {
+        name: source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+        for name in ("detections", "cues")
+    }
+
+
+_lock = threading.Lock()  # one validation at a time in the shared context
+
+
+def prepare() -> None:
+    """Build the context now (`vidp.preload` does, ahead of the first check)."""
+    with _lock:
+        _batches()
+
+
+def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: float) -> int:
+    """Validate both frames; return how many expectations passed, raise naming any that failed."""
+    import great_expectations as gx
+
     failures: list[str] = []
     passed = 0
-    for name, expectations in _suites(duration_s).items():
-        frame = {"detections": detections, "cues": cues}[name]
-        if frame.empty:
-            continue
-        batch = (
-            source.add_dataframe_asset(name)
-            .add_batch_definition_whole_dataframe(name)
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-        suite = gx.ExpectationSuite(name=name, expectations=expectations)
-        for result in batch.validate(suite).results:
-            if result.success:
-                passed += 1
+    with _lock:
+        batches = _batches()
+        for name, expectations in _suites(duration_s).items():
+            frame = {"detections": detections, "cues": cues}[name]
+            if frame.empty:
                 continue
-            config = result.expectation_config
-            columns = ",".join(
-                str(config.kwargs[k])
-                for k in ("column", "column_A", "column_B")
-                if k in config.kwargs
-            )
-            failures.append(f"{name}: {config.type}({columns})")
+            batch = batches[name].get_batch(batch_parameters={"dataframe": frame})
+            suite = gx.ExpectationSuite(name=name, expectations=expectations)
+            for result in batch.validate(suite).results:
+                if result.success:
+                    passed += 1
+                    continue
+                config = result.expectation_config
+                columns = ",".join(
+                    str(config.kwargs[k])
+                    for k in ("column", "column_A", "column_B")
+                    if k in config.kwargs
+                )
+                failures.append(f"{name}: {config.type}({columns})")
     if failures:
         raise QualityGateFailed("quality gate failed: " + "; ".join(failures))
     return passed

@@ -71,6 +71,17 @@ class Settings(BaseSettings):
         3600, gt=0, description="Wall-clock limit for any single ffmpeg call."
     )
     detect_batch_size: int = Field(16, ge=1, le=256, description="Frames per detector batch.")
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
+        "auto",
+        description="H.264 encoder: auto takes NVENC where this machine's GPU has one (L4, T4), "
+        "else x264.",
+    )
+    encode_passes: Literal["auto", "one", "two"] = Field(
+        "auto",
+        description="Burn subtitles in the one decode of the source that makes every output "
+        "(least CPU; it waits for the transcript), or in a second decode beside it (sooner on "
+        "many cores); auto: one below 8 cores.",
+    )
 
     @field_validator("work_store")
     @classmethod

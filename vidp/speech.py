@@ -1,4 +1,5 @@
-"""Spoken-language identification on several windows of real speech, and transcription."""
+"""Transcription with Whisper, which identifies the language on the speech itself, and the
+optional speechbrain language ID on several windows of real speech."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 _WINDOW_S = 30.0  # Whisper sees 30 s at a time
-_MAX_WINDOWS = 3
+_MAX_WINDOWS = 3  # of speech, to identify the language on
 
 
 class LanguageResult(BaseModel):
@@ -93,54 +94,52 @@ def language_windows(audio: np.ndarray, spans: list[tuple[int, int]]) -> list[np
     ]
 
 
-def _whisper_probabilities(model: WhisperModel, window: np.ndarray) -> list[tuple[str, float]]:
-    _, _, probabilities = model.detect_language(audio=window)
-    return probabilities
-
-
-def _speechbrain_probabilities(source: str, window: np.ndarray) -> list[tuple[str, float]]:
+def identify_language(audio: np.ndarray, speechbrain_source: str) -> LanguageResult:
+    """The speechbrain backend: average the probabilities of the speech windows, weighted by
+    their length. (Whisper identifies the language as it transcribes: `transcribe`.)"""
     from vidp.langid_speechbrain import classify
 
-    return [classify(source, window)]
-
-
-def identify_language(
-    audio: np.ndarray,
-    *,
-    backend: str,
-    whisper: WhisperModel | None = None,
-    speechbrain_source: str | None = None,
-) -> LanguageResult:
-    """Average the language probabilities of the speech windows, weighted by their length."""
     windows = language_windows(audio, speech_spans(audio))
     if not windows:
         return LanguageResult(code=None, probability=None, method="none")
     totals: dict[str, float] = defaultdict(float)
     weight_sum = 0.0
     for window in windows:
-        weight = len(window)
-        if backend == "speechbrain":
-            probabilities = _speechbrain_probabilities(speechbrain_source or "", window)
-        else:
-            probabilities = _whisper_probabilities(whisper, window)
-        for code, p in probabilities:
-            totals[code] += p * weight
-        weight_sum += weight
+        code, p = classify(speechbrain_source, window)
+        totals[code] += p * len(window)
+        weight_sum += len(window)
     code, total = max(totals.items(), key=lambda kv: kv[1])
     return LanguageResult(
-        code=code, probability=round(min(1.0, total / weight_sum), 4), method=backend
+        code=code, probability=round(min(1.0, total / weight_sum), 4), method="speechbrain"
     )
 
 
-def transcribe(audio: np.ndarray, model: WhisperModel, language: str) -> Transcript:
-    """Transcribe with VAD (nothing is invented over silence) and word timestamps."""
-    segments, _ = model.transcribe(
+def transcribe(
+    audio: np.ndarray, model: WhisperModel, language: LanguageResult | None
+) -> tuple[LanguageResult, Transcript]:
+    """Transcribe the speech only (VAD: nothing is invented over silence or music) with word
+    timestamps. Without a `language`, Whisper identifies it on the first windows of speech, so
+    an intro cannot decide it; no speech at all gives method 'none' and no segments."""
+    from faster_whisper import BatchedInferencePipeline
+
+    # Batched: the speech is cut at VAD pauses into chunks of up to 30 s that are decoded
+    # together, each on its own (no text carried over), which keeps one bad chunk from seeding
+    # the next and is faster on CPU and GPU alike.
+    segments, info = BatchedInferencePipeline(model).transcribe(
         audio,
-        language=language,
+        language=language.code if language else None,
         vad_filter=True,
         word_timestamps=True,
-        condition_on_previous_text=False,  # keeps one bad segment from seeding the next
+        language_detection_segments=_MAX_WINDOWS,
     )
+    if language is None:
+        if info.duration_after_vad == 0:
+            return LanguageResult(code=None, probability=None, method="none"), Transcript(
+                language=None, segments=[]
+            )
+        language = LanguageResult(
+            code=info.language, probability=round(info.language_probability, 4), method="whisper"
+        )
     out = []
     for s in segments:
         text = s.text.strip()
@@ -156,7 +155,7 @@ def transcribe(audio: np.ndarray, model: WhisperModel, language: str) -> Transcr
             for w in s.words or []
         ]
         out.append(Segment(start=round(s.start, 3), end=round(s.end, 3), text=text, words=words))
-    return Transcript(language=language, segments=out)
+    return language, Transcript(language=language.code, segments=out)
 
 
 def require_backend(backend: str) -> None:

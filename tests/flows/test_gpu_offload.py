@@ -73,7 +73,7 @@ def test_models_run_on_the_gpu_deployment(
             r for r in client.read_flow_runs() if r.parent_task_run_id in {t.id for t in tasks}
         ]
     names = {t.name.rsplit("-", 1)[0] for t in tasks}
-    assert "rendition" in names and not names & {"detect_batch", "spoken_language", "transcript"}
+    assert "encode_media" in names and not names & {"detect_batch", "transcript"}
     assert [(c.name, c.state.name) for c in children] == [(f"analyze-{cat_clip.name}", "Completed")]
     # The analysis travelled through the shared S3 result storage, not a local folder.
     stored = children[0].state.data

@@ -25,22 +25,20 @@ from flows.process_video import process_video
 from vidp import catalog
 from vidp.options import ProcessOptions
 from vidp.sample import asset, make_clip
+from vidp.settings import get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
 HOSTILE = """cat's "video": [take 1] 50% é,x.mp4"""
 MODEL_AND_ENCODE_TASKS = {
-    "rendition",
-    "sample_video_frames",
+    "encode_media",
     "detect_batch",
     "summarize",
     "audio_track",
-    "spoken_language",
     "transcript",
     "subtitle_files",
     "final_video",
-    "thumbnails",
 }
 
 
@@ -149,18 +147,13 @@ class TestFirstRun:
             480,
             "burned",
         )
+        assert {v["encoder"] for v in [final, *manifest["renditions"]]} == {"libx264"}
         with av.open(final["uri"]) as container:
             video = container.streams.video[0]
             assert (video.codec_context.width, video.codec_context.height) == (854, 480)
             assert container.streams.audio[0].codec_context.name == "aac"
         assert len(manifest["thumbnails"]) == 4
-        assert set(manifest["timings_s"]) >= {
-            "total",
-            "renditions",
-            "detection",
-            "transcription",
-            "final_video",
-        }
+        assert set(manifest["timings_s"]) >= {"total", "media", "detection", "speech"}
 
     def test_run_is_named_after_the_file_and_shows_artifacts(self, first_run) -> None:
         manifest, run_id, _ = first_run
@@ -196,15 +189,41 @@ def test_second_run_is_served_from_cache(first_run, hd_cat: Path, tmp_path: Path
     ]
 
 
-def test_model_tasks_carry_the_gpu_tag_for_concurrency_limits(first_run) -> None:
-    _, run_id, _ = first_run
+def burned(final: str, rendition: str, at_s: float) -> bool:
+    """Whether `final` shows text in its lower part at `at_s` where `rendition` does not."""
+
+    def frame(path: str):
+        with av.open(path) as container:
+            for f in container.decode(video=0):
+                if f.time >= at_s:
+                    return f.to_ndarray(format="gray").astype(int)
+        raise AssertionError(f"no frame at {at_s} s")
+
+    height = frame(final).shape[0]
+    return (abs(frame(final) - frame(rendition))[int(height * 0.7) :] > 60).mean() > 0.005
+
+
+def test_one_decode_makes_every_picture(first_run) -> None:
+    manifest, run_id, _ = first_run
     runs = task_runs(run_id)
-    assert all(
-        "gpu" in r.tags
-        for name in ("detect_batch", "spoken_language", "transcript")
-        for r in runs[name]
-    )
-    assert all("gpu" not in r.tags for r in runs["rendition"])
+    assert len(runs["encode_media"]) == 1, "renditions, frames, thumbnails and the burned final"
+    rendition = manifest["renditions"][-1]["uri"]
+    assert burned(manifest["final_video"]["uri"], rendition, 3.0)
+
+
+def test_two_passes_make_the_same_videos(
+    first_run, hd_cat: Path, tmp_path: Path, work_root: Path, vidp_env
+) -> None:
+    """With many cores (here forced), the final is burned in a second decode beside the first."""
+    first, _, _ = first_run
+    vidp_env(VIDP_ENCODE_PASSES="two")
+    manifest, run_id = run(hd_cat, tmp_path, resolutions=["360p", "480p"])
+    assert len(task_runs(run_id)["encode_media"]) == 1
+    assert manifest["final_video"]["subtitles"] == "burned"
+    assert burned(manifest["final_video"]["uri"], manifest["renditions"][-1]["uri"], 3.0)
+    assert [r["size_bytes"] for r in manifest["renditions"]] == [
+        r["size_bytes"] for r in first["renditions"]
+    ]
 
 
 def test_forced_language_skips_identification(first_run, hd_cat: Path, tmp_path: Path) -> None:
@@ -240,7 +259,8 @@ def test_video_without_audio(prefect_server: str, media_dir: Path, tmp_path: Pat
         ("360p", 320, 180),
         ("720p", 320, 180),
     ]
-    assert len(task_runs(run_id)["rendition"]) == 1, "one size, one encode"
+    work = Path(get_settings().work_dir) / manifest["video_id"]
+    assert len(list(work.glob("rendition-*.mp4"))) == 1, "one size, one encode"
 
 
 def test_rejected_input_fails_once_without_retries(prefect_server: str, tmp_path: Path) -> None:

@@ -17,16 +17,9 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SHARED_FILES = {
-    "summarize",
-    "transcript",
-    "subtitle_files",
-    "rendition",
-    "final_video",
-    "thumbnails",
-}
-DATA = {"detect_batch", "spoken_language", "quality_gate"}
-ON_MACHINE = {"sample_video_frames", "audio_track"}  # cheaper to remake than to move
+SHARED_FILES = {"summarize", "transcript", "subtitle_files", "encode_media", "final_video"}
+DATA = {"detect_batch", "quality_gate"}
+ON_MACHINE = {"audio_track"}  # cheaper to remake than to move
 
 
 def run_on_machine(name: str, source: str, tmp_path: Path, env: dict[str, str]) -> dict:
@@ -82,7 +75,7 @@ def test_a_second_machine_is_served_from_the_first_ones_cache(
     states = task_states("cat-b.mp4")
     assert all(states[name] == {"Cached"} for name in SHARED_FILES | DATA), states
     assert all(states[name] == {"Completed"} for name in ON_MACHINE), states
-    # Machine b fetched what it published from the store; frames stayed on machine a.
+    # Machine b fetched what it published from the store; the 16 kHz audio stayed on machine a.
     assert any((tmp_path / "work-b" / first["video_id"]).glob("final-*.mp4"))
     keys = {
         o["Key"]
@@ -90,7 +83,7 @@ def test_a_second_machine_is_served_from_the_first_ones_cache(
             "Contents"
         ]
     }
-    assert any(k.endswith(".mp4") for k in keys) and not any("frames-" in k for k in keys)
+    assert any(k.endswith(".mp4") for k in keys) and not any(k.endswith(".wav") for k in keys)
 
 
 def test_without_a_work_store_file_results_are_remade_and_data_is_reused(
@@ -104,5 +97,5 @@ def test_without_a_work_store_file_results_are_remade_and_data_is_reused(
     second = run_on_machine("d", "s3://uploads/shared/bus-b.mp4", tmp_path, env)
     assert outputs(second) == outputs(first)
     states = task_states("bus-b.mp4")
-    assert states["rendition"] == {"Completed"} and states["thumbnails"] == {"Completed"}, states
+    assert states["encode_media"] == {"Completed"}, states
     assert states["detect_batch"] == {"Cached"}, states

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 
 from vidp.detect import detect_animals, save_best_crops, summarize_animals
-from vidp.frames import frame_time, sample_frames
+from vidp.encode import FrameSample, encode_pass, frame_time
 
 pytestmark = pytest.mark.slow
 WEIGHTS = os.environ["VIDP_DETECTOR_WEIGHTS"]
+
+
+def sample_frames(clip: Path, out: Path, fps: float) -> list[Path]:
+    return encode_pass(clip, None, frames=FrameSample(out, fps)).frames
 
 
 def analyse(clip: Path, out: Path, fps: float = 1.0):

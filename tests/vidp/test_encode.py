@@ -1,4 +1,5 @@
-"""Renditions, burned and soft subtitles, thumbnails: checked on the files ffmpeg writes."""
+"""Renditions, the burned final video, the detector's frames and thumbnails from one decode;
+soft subtitles; the encoder choice: checked on the files ffmpeg writes."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import numpy as np
 import pytest
 
 from vidp.encode import (
-    burn_subtitles,
-    encode_rendition,
-    make_thumbnails,
+    Encode,
+    FrameSample,
+    Thumbnails,
+    VideoCodec,
+    choose_encoder,
+    encode_pass,
     mux_soft_subtitles,
+    nvenc_available,
     target_size,
+    thumbnail_times,
 )
 from vidp.probe import probe
 from vidp.sample import make_clip
@@ -75,11 +81,17 @@ class TestTargetSize:
         assert target_size(*src, label) == expected
 
 
+X264 = VideoCodec("libx264", 23, "veryfast")
+SHARP = VideoCodec("libx264", 18, "veryfast")
+
+
+def encode(source: Path, out: Path, size: tuple[int, int], codec: VideoCodec = X264) -> Path:
+    return encode_pass(source, codec, [Encode(out, size)]).encodes[0]
+
+
 class TestRendition:
     def test_downscaled_h264_aac_with_index_first(self, source: Path, tmp_path: Path) -> None:
-        out = encode_rendition(
-            source, tmp_path / "r.mp4", target_size(640, 360, "360p"), 28, "veryfast"
-        )
+        out = encode(source, tmp_path / "r.mp4", target_size(640, 360, "360p"))
         info = probe(out, 60)
         assert (info.width, info.height, info.video_codec, info.audio_codec) == (
             640,
@@ -94,11 +106,32 @@ class TestRendition:
 
     def test_small_source_is_not_upscaled(self, media_dir: Path, tmp_path: Path) -> None:
         small = make_clip(media_dir / "encode-small.mp4", duration_s=2, size=(320, 180))
-        out = encode_rendition(
-            small, tmp_path / "r.mp4", target_size(320, 180, "720p"), 23, "veryfast"
-        )
+        out = encode(small, tmp_path / "r.mp4", target_size(320, 180, "720p"))
         info = probe(out, 60)
         assert (info.width, info.height) == (320, 180)
+
+
+def test_one_decode_makes_every_output(source: Path, srt: Path, tmp_path: Path) -> None:
+    """Two renditions, the final video with burned subtitles, frames and thumbnails at once."""
+    made = encode_pass(
+        source,
+        SHARP,
+        [
+            Encode(tmp_path / "360p.mp4", (640, 360)),
+            Encode(tmp_path / "180p.mp4", (320, 180)),
+            Encode(tmp_path / "final.mp4", (640, 360), srt),
+        ],
+        FrameSample(tmp_path / "frames", 2.0),
+        Thumbnails(tmp_path / "thumbs", thumbnail_times(5, 4), (320, 180)),
+    )
+    sizes = [(i.width, i.height, i.audio_codec) for i in (probe(p, 60) for p in made.encodes)]
+    assert sizes == [(640, 360, "aac"), (320, 180, "aac"), (640, 360, "aac")]
+    plain, final = made.encodes[0], made.encodes[2]
+    during = np.abs(frame_at(final, 2.0) - frame_at(plain, 2.0)).mean(axis=2)
+    assert (during[int(360 * 0.7) :] > 60).mean() > 0.01, "the final video has the subtitles"
+    assert (during[: int(360 * 0.5)] > 60).mean() < 0.001, "and the same picture above them"
+    assert [p.name for p in made.frames] == [f"{i:06d}.jpg" for i in range(1, 11)]  # 5 s, 2 fps
+    assert [p.name for p in made.thumbnails] == [f"thumb_0{i}.jpg" for i in range(1, 5)]
 
 
 class TestSubtitles:
@@ -106,8 +139,8 @@ class TestSubtitles:
         self, source: Path, srt: Path, tmp_path: Path
     ) -> None:
         size = (640, 360)
-        plain = encode_rendition(source, tmp_path / "plain.mp4", size, 18, "veryfast")
-        burned = burn_subtitles(source, srt, tmp_path / "burned.mp4", size, 18, "veryfast")
+        plain = encode(source, tmp_path / "plain.mp4", size, SHARP)
+        burned = encode_pass(source, SHARP, [Encode(tmp_path / "b.mp4", size, srt)]).encodes[0]
         during = np.abs(frame_at(burned, 2.0) - frame_at(plain, 2.0)).mean(axis=2)
         after = np.abs(frame_at(burned, 4.6) - frame_at(plain, 4.6)).mean(axis=2)
         lower, upper = during[int(360 * 0.7) :], during[: int(360 * 0.5)]
@@ -127,15 +160,19 @@ class TestSubtitles:
         src.write_bytes(source.read_bytes())
         subs = hostile / "sub's: [x].srt"
         subs.write_bytes(srt.read_bytes())
-        out = burn_subtitles(src, subs, hostile / "out [final].mp4", (640, 360), 18, "veryfast")
-        plain = encode_rendition(source, tmp_path / "plain.mp4", (640, 360), 18, "veryfast")
-        during = np.abs(frame_at(out, 2.0) - frame_at(plain, 2.0)).mean(axis=2)
+        frames = FrameSample(hostile / "frames 100%", 1.0)
+        made = encode_pass(
+            src, SHARP, [Encode(hostile / "out [final].mp4", (640, 360), subs)], frames
+        )
+        plain = encode(source, tmp_path / "plain.mp4", (640, 360), SHARP)
+        during = np.abs(frame_at(made.encodes[0], 2.0) - frame_at(plain, 2.0)).mean(axis=2)
         assert (during[int(360 * 0.7) :] > 60).mean() > 0.01
+        assert len(made.frames) == 5
 
     def test_soft_subtitles_are_a_track_and_nothing_is_re_encoded(
         self, source: Path, srt: Path, tmp_path: Path
     ) -> None:
-        plain = encode_rendition(source, tmp_path / "plain.mp4", (640, 360), 23, "veryfast")
+        plain = encode(source, tmp_path / "plain.mp4", (640, 360))
         soft = mux_soft_subtitles(plain, srt, tmp_path / "soft.mp4", "fr")
         found = streams(soft)
         assert found["subtitle"] == [("mov_text", "fra")]
@@ -147,7 +184,11 @@ class TestSubtitles:
 
 
 def test_thumbnails_are_evenly_spaced_jpegs(source: Path, tmp_path: Path) -> None:
-    thumbs = make_thumbnails(source, tmp_path / "t", duration_s=5, count=4, size=(320, 180))
+    times = thumbnail_times(5, 4)
+    assert times == (0.625, 1.875, 3.125, 4.375)
+    thumbs = encode_pass(
+        source, None, thumbnails=Thumbnails(tmp_path / "t", times, (320, 180))
+    ).thumbnails
     assert [p.name for p in thumbs] == [
         "thumb_01.jpg",
         "thumb_02.jpg",
@@ -159,3 +200,20 @@ def test_thumbnails_are_evenly_spaced_jpegs(source: Path, tmp_path: Path) -> Non
     images = [np.asarray(Image.open(p)) for p in thumbs]
     assert all(i.shape == (180, 320, 3) for i in images)
     assert np.abs(images[0].astype(int) - images[-1].astype(int)).mean() > 1, "different moments"
+
+
+class TestEncoder:
+    def test_auto_takes_nvenc_only_where_it_encodes(self) -> None:
+        expected = "h264_nvenc" if nvenc_available() else "libx264"  # CPU machines: x264
+        assert choose_encoder("auto") == expected and choose_encoder("libx264") == "libx264"
+
+    def test_forcing_nvenc_without_one_fails_before_any_work(self) -> None:
+        if nvenc_available():
+            assert choose_encoder("h264_nvenc") == "h264_nvenc"
+            return
+        with pytest.raises(RuntimeError, match="cannot encode with NVENC"):
+            choose_encoder("h264_nvenc")
+
+    def test_presets_mean_the_same_on_nvenc(self) -> None:
+        args = VideoCodec("h264_nvenc", 23, "medium").args()
+        assert args[:4] == ["-c:v", "h264_nvenc", "-preset", "p4"] and "-cq" in args
