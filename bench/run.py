@@ -1,0 +1,276 @@
+"""The benchmark: `vidp process` against the peer script (../shared/bench/peer_script.py), each
+run as a user runs it and measured from outside as a whole process (bench/measure.py): wall
+seconds, user+system CPU seconds, peak resident memory, imports and Prefect start-up included.
+
+Rounds alternate: the peer, then each `vidp process` scenario once, `--pairs` times; the figures
+are medians. Same settings for both: 480p, burned subtitles, whisper `base`, YOLO at 1 fps,
+CRF 23, preset medium.
+
+Scenarios (cold ones run with --refresh-cache and a fresh work folder, so nothing is reused):
+  cli           no Prefect server running; a PREFECT_HOME used before (Prefect's ephemeral API)
+  server        a `prefect server start` running, PREFECT_API_URL set (how workers run)
+  first         a new user's first command: an empty PREFECT_HOME, no server
+  rerun-cli     the same video and options again, right after `cli`
+  rerun-server  the same, right after `server`
+
+python bench/run.py --duration 60 --pairs 3
+python bench/run.py --duration 240 --scenarios cli,server --timeline bench/timeline-after.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from make_clip import clip_path, make_clip
+from measure import measure
+from timeline import as_rows, draw_timeline, task_spans
+
+REPO = Path(__file__).resolve().parents[1]
+PEER = REPO.parent / "shared" / "bench" / "peer_script.py"
+SCENARIOS = ("cli", "server", "first", "rerun-cli", "rerun-server")
+SETTINGS = {"height": 480, "crf": 23, "preset": "medium"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _base_env(weights: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIDP_"))}
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"  # these machines are offline
+    env["VIDP_DETECTOR_WEIGHTS"] = weights
+    if shutil.which("ffmpeg", path=env.get("PATH")) is None:  # the peer calls `ffmpeg`
+        import imageio_ffmpeg
+
+        bindir = Path(tempfile.mkdtemp(prefix="vidp-bench-ffmpeg-"))
+        (bindir / "ffmpeg").symlink_to(imageio_ffmpeg.get_ffmpeg_exe())
+        env["PATH"] = f"{bindir}{os.pathsep}{env['PATH']}"
+    return env
+
+
+class Bench:
+    """Runs the peer and the scenarios on one clip, keeping every measurement."""
+
+    def __init__(self, clip: Path, work: Path, logs: Path, weights: str, whisper_dir: str) -> None:
+        self.clip, self.work, self.logs = clip, work, logs
+        logs.mkdir(parents=True, exist_ok=True)
+        self.env = _base_env(weights)
+        self.weights, self.whisper_dir = weights, whisper_dir
+        self.runs: dict[str, list[dict[str, Any]]] = {}
+        self.server: subprocess.Popen[bytes] | None = None
+        self.api_url = ""
+        self.spans: list[dict[str, Any]] = []
+
+    def _record(self, name: str, command: list[str], env: dict[str, str]) -> dict[str, Any]:
+        n = len(self.runs.setdefault(name, []))
+        log = self.logs / f"{name}-{n}.log"
+        result = measure(command, env, log, cwd=REPO).as_dict()
+        if result["returncode"] != 0:
+            raise RuntimeError(f"{name} failed: {log.read_text()[-3000:]}")
+        self.runs[name].append(result)
+        print(f"  {name:<13} {result}", flush=True)
+        return result
+
+    def peer(self) -> None:
+        out = self.work / "peer-out"
+        shutil.rmtree(out, ignore_errors=True)
+        command = [sys.executable, str(PEER), str(self.clip), str(out)]
+        command += ["--whisper", self.whisper_dir, "--yolo", self.weights]
+        command += ["--height", str(SETTINGS["height"]), "--crf", str(SETTINGS["crf"])]
+        command += ["--preset", str(SETTINGS["preset"])]
+        self._record("peer", command, self.env)
+
+    def _vidp(self, name: str, home: Path, work_dir: Path, cold: bool, api: str = "") -> None:
+        env = {**self.env, "PREFECT_HOME": str(home), "VIDP_WORK_DIR": str(work_dir)}
+        if api:
+            env["PREFECT_API_URL"] = api
+        command = [str(Path(sys.executable).with_name("vidp")), "process", str(self.clip)]
+        command += ["--output", str(self.work / "vidp-out"), "--json"]
+        command += ["--resolution", f"{SETTINGS['height']}p", "--subtitles", "burn"]
+        command += ["--crf", str(SETTINGS["crf"]), "--preset", str(SETTINGS["preset"])]
+        command += ["--sample-fps", "1", "--whisper-model", "base"]
+        self._record(name, command + (["--refresh-cache"] if cold else []), env)
+
+    def scenario(self, name: str, timeline: tuple[Path, str] | None = None) -> None:
+        """One run of scenario `name` (and its re-run); `timeline`: draw the cold `server`
+        run's tasks to this file, with this title."""
+        fresh = Path(tempfile.mkdtemp(prefix="work-", dir=self.work))
+        if name == "cli":
+            self._vidp("cli", self.work / "home-cli", fresh, cold=True)
+            self._vidp("rerun-cli", self.work / "home-cli", fresh, cold=False)
+        elif name == "server":
+            self._vidp("server", self.work / "home-client", fresh, cold=True, api=self.api_url)
+            if timeline:
+                self.spans = self.timeline(*timeline)
+            self._vidp(
+                "rerun-server", self.work / "home-client", fresh, cold=False, api=self.api_url
+            )
+        elif name == "first":
+            new_home = Path(tempfile.mkdtemp(prefix="home-first-", dir=self.work))
+            self._vidp("first", new_home, fresh, cold=True)
+        shutil.rmtree(fresh, ignore_errors=True)
+
+    def warm_up(self) -> None:
+        """The `cli` home has been used before: one run on a 1 s clip, not measured."""
+        tiny = self.work / "tiny.mp4"
+        make_clip(tiny, 1, 180, 30)
+        env = {**self.env, "PREFECT_HOME": str(self.work / "home-cli")}
+        env["VIDP_WORK_DIR"] = str(self.work / "work-warmup")
+        vidp = str(Path(sys.executable).with_name("vidp"))
+        subprocess.run(
+            [vidp, "process", str(tiny), "--output", str(self.work / "warm"), "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+    def start_server(self) -> None:
+        port = _free_port()
+        env = {**self.env, "PREFECT_HOME": str(self.work / "home-server")}
+        log = (self.logs / "server.log").open("w")
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        self.server = subprocess.Popen(
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.api_url = f"http://127.0.0.1:{port}/api"
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).is_success:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("the Prefect server did not start")
+
+    def timeline(self, out: Path, title: str) -> list[dict[str, Any]]:
+        """The newest process-video run on the bench's server, drawn to `out`."""
+        os.environ["PREFECT_API_URL"] = self.api_url
+        total_s, spans = task_spans("latest")
+        draw_timeline(total_s, spans, out, title)
+        return as_rows(spans)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.terminate()
+            self.server.wait(timeout=30)
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {
+        k: round(statistics.median(r[k] for r in runs), 2)
+        for k in ("wall_s", "cpu_s", "peak_rss_mb")
+    }
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Medians of every name, and each vidp scenario's ratios to the peer."""
+    medians = {name: _median(r) for name, r in runs.items()}
+    peer = medians["peer"]
+    ratios = {
+        name: {k: round(m[k] / peer[k], 3) for k in ("wall_s", "cpu_s", "peak_rss_mb")}
+        for name, m in medians.items()
+        if name != "peer"
+    }
+    return {"medians": medians, "ratios_to_peer": ratios}
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout
+    return {
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "ffmpeg": ffmpeg.split("\n", 1)[0],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="clip seconds (made if missing)"
+    )
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument(
+        "--scenarios", default="cli,server,first", help=f"of {', '.join(SCENARIOS)}"
+    )
+    parser.add_argument("--timeline", type=Path, help="draw the first `server` run's tasks here")
+    parser.add_argument("--label", default="", help="a note saved with the results")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    weights = os.environ.get("VIDP_DETECTOR_WEIGHTS", "yolo11n.pt")
+    from vidp.whisper_model import resolve_whisper_model
+
+    clip = clip_path(args.duration)
+    if not clip.exists():
+        make_clip(clip, args.duration, 1080, 30)
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    work = Path(tempfile.mkdtemp(prefix="vidp-bench-"))
+    logs = REPO / "bench" / "out" / "logs" / time.strftime("%Y%m%d-%H%M%S")
+    bench = Bench(clip, work, logs, weights, resolve_whisper_model("base"))
+    try:
+        if "cli" in scenarios:
+            bench.warm_up()
+        if "server" in scenarios:
+            bench.start_server()
+        title = f"vidp process, {args.duration:g} s clip, cold ({args.label or 'run'})"
+        for pair in range(args.pairs):
+            print(f"round {pair + 1} of {args.pairs}", flush=True)
+            bench.peer()
+            for name in scenarios:
+                draw = (args.timeline, title) if args.timeline and pair == 0 else None
+                bench.scenario(name, draw)
+    finally:
+        bench.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    results = {
+        "clip": {"path": str(clip.relative_to(REPO)), "duration_s": args.duration},
+        "settings": SETTINGS,
+        "machine": machine(),
+        "label": args.label,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "runs": bench.runs,
+        **summarize(bench.runs),
+        "timeline": bench.spans,
+    }
+    line = json.dumps(results)
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(line + "\n")
+    print(json.dumps(summarize(bench.runs), indent=1))
+
+
+if __name__ == "__main__":
+    main()
