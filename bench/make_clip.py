@@ -14,8 +14,6 @@ import tempfile
 import wave
 from pathlib import Path
 
-import ultralytics
-
 from vidp.ffmpeg import media_arg, run_ffmpeg
 from vidp.sample import asset
 
@@ -82,6 +80,8 @@ def _panned(index: int, size: tuple[int, int], period_s: float) -> str:
 
 def make_clip(out: Path, duration_s: float, height: int, fps: int) -> float:
     """Write the clip; return how many seconds of it are speech."""
+    import ultralytics  # for its street photo
+
     size = (round(height * 16 / 9 / 2) * 2, height)
     street = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
     cat_from, cat_to = 0.2 * duration_s, 0.7 * duration_s

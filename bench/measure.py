@@ -1,6 +1,7 @@
 """Measure a command as one whole process tree, from outside: wall seconds, user+system CPU
-seconds of the process and every descendant it waited for, and the peak of the tree's summed
-resident memory (sampled every 50 ms)."""
+seconds of the process and every descendant it waited for, the peak of the tree's summed resident
+memory (sampled every 50 ms), and the largest single process's peak (what `/usr/bin/time -v`
+reports as maximum resident set size)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ __all__ = ["Measurement", "measure"]
 class Measurement:
     wall_s: float
     cpu_s: float
-    peak_rss_mb: float
+    peak_rss_mb: float  # the whole tree at once
+    max_process_rss_mb: float  # the largest single process
     returncode: int
 
     def as_dict(self) -> dict[str, float]:
@@ -68,5 +70,6 @@ def measure(
         wall_s=wall,
         cpu_s=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=peak / 2**20,
+        max_process_rss_mb=usage.ru_maxrss / 2**10,  # Linux reports kilobytes
         returncode=proc.returncode,
     )

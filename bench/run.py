@@ -6,12 +6,12 @@ Rounds alternate: the peer, then each `vidp process` scenario once, `--pairs` ti
 are medians. Same settings for both: 480p, burned subtitles, whisper `base`, YOLO at 1 fps,
 CRF 23, preset medium.
 
-Scenarios (cold ones run with --refresh-cache and a fresh work folder, so nothing is reused):
-  cli           no Prefect server running; a PREFECT_HOME used before (Prefect's ephemeral API)
-  server        a `prefect server start` running, PREFECT_API_URL set (how workers run)
-  first         a new user's first command: an empty PREFECT_HOME, no server
-  rerun-cli     the same video and options again, right after `cli`
-  rerun-server  the same, right after `server`
+Scenarios (cold runs use --refresh-cache and a fresh work folder, so nothing is reused; each but
+`first` is followed by a re-run of the same video and options, `rerun-<scenario>`):
+  cli     no Prefect server running; a PREFECT_HOME used before (Prefect's ephemeral API)
+  local   `prefect server start --background` running, PREFECT_API_URL unset: the CLI finds it
+  server  a `prefect server start` running, PREFECT_API_URL set (how workers run)
+  first   a new user's first command: an empty PREFECT_HOME, no server
 
 python bench/run.py --duration 60 --pairs 3
 python bench/run.py --duration 240 --scenarios cli,server --timeline bench/timeline-after.png
@@ -33,20 +33,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from make_clip import clip_path, make_clip
+from make_clip import clip_path
 from measure import measure
-from timeline import as_rows, draw_timeline, task_spans
 
 REPO = Path(__file__).resolve().parents[1]
 PEER = REPO.parent / "shared" / "bench" / "peer_script.py"
-SCENARIOS = ("cli", "server", "first", "rerun-cli", "rerun-server")
+SCENARIOS = ("cli", "local", "server", "first")
 SETTINGS = {"height": 480, "crf": 23, "preset": "medium"}
+_FIGURES = ("wall_s", "cpu_s", "peak_rss_mb", "max_process_rss_mb")
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _make_clip(out: Path, duration_s: float, height: int) -> None:
+    """bench/make_clip.py in its own process: this one stays small, so the processes it starts do
+    not inherit a large peak resident size from it."""
+    script = str(Path(__file__).with_name("make_clip.py"))
+    command = [sys.executable, script, str(out), "--duration", str(duration_s)]
+    subprocess.run([*command, "--height", str(height)], check=True, capture_output=True)
 
 
 def _base_env(weights: str) -> dict[str, str]:
@@ -74,6 +82,7 @@ class Bench:
         self.server: subprocess.Popen[bytes] | None = None
         self.api_url = ""
         self.spans: list[dict[str, Any]] = []
+        self.local_port, self.local_env = "", {}
 
     def _record(self, name: str, command: list[str], env: dict[str, str]) -> dict[str, Any]:
         n = len(self.runs.setdefault(name, []))
@@ -94,10 +103,8 @@ class Bench:
         command += ["--preset", str(SETTINGS["preset"])]
         self._record("peer", command, self.env)
 
-    def _vidp(self, name: str, home: Path, work_dir: Path, cold: bool, api: str = "") -> None:
-        env = {**self.env, "PREFECT_HOME": str(home), "VIDP_WORK_DIR": str(work_dir)}
-        if api:
-            env["PREFECT_API_URL"] = api
+    def _vidp(self, name: str, home: Path, work_dir: Path, cold: bool, **env: str) -> None:
+        env = {**self.env, "PREFECT_HOME": str(home), "VIDP_WORK_DIR": str(work_dir), **env}
         command = [str(Path(sys.executable).with_name("vidp")), "process", str(self.clip)]
         command += ["--output", str(self.work / "vidp-out"), "--json"]
         command += ["--resolution", f"{SETTINGS['height']}p", "--subtitles", "burn"]
@@ -112,13 +119,16 @@ class Bench:
         if name == "cli":
             self._vidp("cli", self.work / "home-cli", fresh, cold=True)
             self._vidp("rerun-cli", self.work / "home-cli", fresh, cold=False)
+        elif name == "local":
+            home, port = self.work / "home-local", self.local_port
+            self._vidp("local", home, fresh, cold=True, PREFECT_SERVER_API_PORT=port)
+            self._vidp("rerun-local", home, fresh, cold=False, PREFECT_SERVER_API_PORT=port)
         elif name == "server":
-            self._vidp("server", self.work / "home-client", fresh, cold=True, api=self.api_url)
+            home, api = self.work / "home-client", self.api_url
+            self._vidp("server", home, fresh, cold=True, PREFECT_API_URL=api)
             if timeline:
                 self.spans = self.timeline(*timeline)
-            self._vidp(
-                "rerun-server", self.work / "home-client", fresh, cold=False, api=self.api_url
-            )
+            self._vidp("rerun-server", home, fresh, cold=False, PREFECT_API_URL=api)
         elif name == "first":
             new_home = Path(tempfile.mkdtemp(prefix="home-first-", dir=self.work))
             self._vidp("first", new_home, fresh, cold=True)
@@ -127,7 +137,7 @@ class Bench:
     def warm_up(self) -> None:
         """The `cli` home has been used before: one run on a 1 s clip, not measured."""
         tiny = self.work / "tiny.mp4"
-        make_clip(tiny, 1, 180, 30)
+        _make_clip(tiny, 1, 180)
         env = {**self.env, "PREFECT_HOME": str(self.work / "home-cli")}
         env["VIDP_WORK_DIR"] = str(self.work / "work-warmup")
         vidp = str(Path(sys.executable).with_name("vidp"))
@@ -161,24 +171,48 @@ class Bench:
             time.sleep(0.2)
         raise RuntimeError("the Prefect server did not start")
 
+    def start_local(self) -> None:
+        """`prefect server start --background`, as the README has users start one for repeated
+        local runs; `vidp process` finds it at PREFECT_SERVER_API_PORT without PREFECT_API_URL."""
+        self.local_port = str(_free_port())
+        self.local_env = {
+            **self.env,
+            "PREFECT_HOME": str(self.work / "home-local"),
+            "PREFECT_SERVER_API_PORT": self.local_port,
+        }
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        subprocess.run([prefect, "server", "start", "--background"], env=self.local_env, check=True)
+        subprocess.run(
+            [prefect, "server", "status", "--wait", "--timeout", "120"],
+            env={**self.local_env, "PREFECT_API_URL": f"http://127.0.0.1:{self.local_port}/api"},
+            check=True,
+            capture_output=True,
+        )
+
     def timeline(self, out: Path, title: str) -> list[dict[str, Any]]:
-        """The newest process-video run on the bench's server, drawn to `out`."""
-        os.environ["PREFECT_API_URL"] = self.api_url
-        total_s, spans = task_spans("latest")
-        draw_timeline(total_s, spans, out, title)
-        return as_rows(spans)
+        """The newest process-video run on the bench's server, drawn to `out` (by
+        bench/timeline.py in its own process, for the reason `_make_clip` gives)."""
+        rows = self.work / "timeline.json"
+        script = str(Path(__file__).with_name("timeline.py"))
+        subprocess.run(
+            [sys.executable, script, "latest", str(out), "--title", title, "--rows", str(rows)],
+            env={**self.env, "PREFECT_API_URL": self.api_url},
+            check=True,
+            capture_output=True,
+        )
+        return json.loads(rows.read_text())
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.terminate()
             self.server.wait(timeout=30)
+        if self.local_env:
+            prefect = str(Path(sys.executable).with_name("prefect"))
+            subprocess.run([prefect, "server", "stop"], env=self.local_env, capture_output=True)
 
 
 def _median(runs: list[dict[str, Any]]) -> dict[str, float]:
-    return {
-        k: round(statistics.median(r[k] for r in runs), 2)
-        for k in ("wall_s", "cpu_s", "peak_rss_mb")
-    }
+    return {k: round(statistics.median(r[k] for r in runs), 2) for k in _FIGURES}
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -186,7 +220,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     medians = {name: _median(r) for name, r in runs.items()}
     peer = medians["peer"]
     ratios = {
-        name: {k: round(m[k] / peer[k], 3) for k in ("wall_s", "cpu_s", "peak_rss_mb")}
+        name: {k: round(m[k] / peer[k], 3) for k in _FIGURES}
         for name, m in medians.items()
         if name != "peer"
     }
@@ -223,7 +257,7 @@ def main() -> None:
     )
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument(
-        "--scenarios", default="cli,server,first", help=f"of {', '.join(SCENARIOS)}"
+        "--scenarios", default="cli,local,server,first", help=f"of {', '.join(SCENARIOS)}"
     )
     parser.add_argument("--timeline", type=Path, help="draw the first `server` run's tasks here")
     parser.add_argument("--label", default="", help="a note saved with the results")
@@ -231,20 +265,31 @@ def main() -> None:
     args = parser.parse_args()
 
     weights = os.environ.get("VIDP_DETECTOR_WEIGHTS", "yolo11n.pt")
-    from vidp.whisper_model import resolve_whisper_model
+    whisper_dir = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from vidp.whisper_model import resolve_whisper_model as r; print(r('base'))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
     clip = clip_path(args.duration)
     if not clip.exists():
-        make_clip(clip, args.duration, 1080, 30)
+        _make_clip(clip, args.duration, 1080)
     scenarios = [s for s in args.scenarios.split(",") if s]
     work = Path(tempfile.mkdtemp(prefix="vidp-bench-"))
     logs = REPO / "bench" / "out" / "logs" / time.strftime("%Y%m%d-%H%M%S")
-    bench = Bench(clip, work, logs, weights, resolve_whisper_model("base"))
+    bench = Bench(clip, work, logs, weights, whisper_dir)
     try:
         if "cli" in scenarios:
             bench.warm_up()
         if "server" in scenarios:
             bench.start_server()
+        if "local" in scenarios:
+            bench.start_local()
         title = f"vidp process, {args.duration:g} s clip, cold ({args.label or 'run'})"
         for pair in range(args.pairs):
             print(f"round {pair + 1} of {args.pairs}", flush=True)

@@ -8,6 +8,7 @@ python bench/timeline.py FLOW_RUN_ID bench/timeline.png --title "cold run"
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,12 @@ def main() -> None:
     parser.add_argument("flow_run_id")
     parser.add_argument("out", type=Path)
     parser.add_argument("--title", default="process-video")
+    parser.add_argument("--rows", type=Path, help="also write the task spans here, as JSON")
     args = parser.parse_args()
     total_s, spans = task_spans(args.flow_run_id)
     print(draw_timeline(total_s, spans, args.out, args.title))
+    if args.rows:
+        args.rows.write_text(json.dumps(as_rows(spans)))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.branches import detect_frames, submit_speech, value
+from flows.branches import detect_frames, still_working, submit_speech, value
 from tasks.animals import sample_video_frames
 from tasks.media import ingest_video, probe_video
 from vidp.analysis import Analysis
@@ -42,16 +42,15 @@ def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Anal
         options: The same processing options as the process-video run that asked.
     """
     weights = resolve_model(options.detector_weights)
-    warm = [lambda *_: preload(weights, quality_gate=False)]  # once real work starts
     clock = StageClock()
     staged = ingest_video(source)
     media = probe_video(staged.ref, staged.filename)
-    frames = sample_video_frames.with_options(on_running=warm).submit(
-        staged.ref, options.sample_fps
-    )
+    frames = sample_video_frames.submit(staged.ref, options.sample_fps)
     clock.track("media", frames)
+    if still_working(frames):  # not a re-run served from the cache
+        preload(weights, quality_gate=False)
     whisper = resolve_model(options.whisper_model)
-    heard = submit_speech(staged.ref, media, options, whisper, clock, warm)
+    heard = submit_speech(staged.ref, media, options, whisper, clock)
     detections = detect_frames(frames.result(), options, weights, clock)
     said = value(heard)
     return Analysis(

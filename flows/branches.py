@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from prefect import unmapped
 from prefect.futures import PrefectFuture
 
@@ -19,7 +17,14 @@ from vidp.speech import LanguageResult
 from vidp.stages import StageClock
 from vidp.workfiles import WorkFile
 
-__all__ = ["submit_speech", "detect_frames", "value"]
+__all__ = ["submit_speech", "detect_frames", "still_working", "value"]
+
+
+def still_working(future: PrefectFuture[object], within_s: float = 1.0) -> bool:
+    """Whether `future` is still unfinished after `within_s`: a task served from the cache is
+    done by then, real work is not (so loading models for it is not wasted on a re-run)."""
+    future.wait(timeout=within_s)
+    return not future.state.is_final()
 
 
 def value(item: object) -> object:
@@ -33,11 +38,9 @@ def submit_speech(
     options: ProcessOptions,
     whisper: str,
     clock: StageClock,
-    on_running: list[Callable[..., None]],
 ) -> PrefectFuture[Heard] | Heard:
     """Submit audio -> transcript, in which Whisper identifies the language unless it is given
-    or speechbrain identifies it first; a video without audio has nothing to hear. The hooks
-    run when the transcript really runs (not served from the cache)."""
+    or speechbrain identifies it first; a video without audio has nothing to hear."""
     if not media.has_audio:
         return Heard(
             language=LanguageResult(code=None, probability=None, method="none"), transcript=None
@@ -50,7 +53,7 @@ def submit_speech(
     elif options.language_backend == "speechbrain":
         language = speechbrain_language.submit(audio)
         clock.track("language", language, after=("audio",))
-    heard = transcript.with_options(on_running=on_running).submit(video, audio, language, whisper)
+    heard = transcript.submit(video, audio, language, whisper)
     clock.track("speech", heard, after=("audio", "language"))
     return heard
 

@@ -16,7 +16,7 @@ from prefect.artifacts import (
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.branches import detect_frames, submit_speech, value
+from flows.branches import detect_frames, still_working, submit_speech, value
 from tasks.animals import summarize
 from tasks.catalog import catalog_failed, catalog_published, catalog_running
 from tasks.checks import quality_gate
@@ -26,11 +26,12 @@ from tasks.remote import analyze_remotely, remote_speech
 from tasks.speech import Heard
 from tasks.video import encode_media, final_video, subtitle_files
 from vidp.detect import Detection
+from vidp.devices import usable_cores
 from vidp.encode import choose_encoder
 from vidp.ingest import StagedVideo, source_filename
 from vidp.manifest import FinalFile, RenditionFile, Results
 from vidp.options import ProcessOptions, resolve_model
-from vidp.outputs import burn_in_first_pass, plan_outputs, usable_cores
+from vidp.outputs import burn_in_first_pass, plan_outputs
 from vidp.preload import preload
 from vidp.publish import check_output
 from vidp.report import detections_table, markdown_report
@@ -80,8 +81,6 @@ def process_video(
     require_backend(options.language_backend)
     check_output(output)
     encoder = choose_encoder(settings.encoder)
-    # Once real work starts (not on a cached re-run), load the detector and the quality gate.
-    warm = [] if settings.gpu_deployment else [lambda *_: preload(weights)]
     clock, progress = StageClock(), _Progress()
 
     staged = ingest_video.submit(source)
@@ -101,19 +100,22 @@ def process_video(
             clock.track("gpu_analysis", remote)
             heard = remote_speech.submit(video, remote, whisper)
         else:
-            heard = submit_speech(video, media, options, whisper, clock, warm)
+            heard = submit_speech(video, media, options, whisper, clock)
         subs_f = subtitle_files.submit(video, heard, media.duration_s)
         clock.track("subtitles", subs_f, after=("speech", "gpu_analysis"))
         burn_first = burn_in_first_pass(settings.encode_passes, remote is not None, usable_cores())
         plan = plan_outputs(media, options, encoder, burn_first)
         # One decode of the source makes every picture; with `one_pass` it waits for the
         # subtitles and burns the final video too.
-        encoded_f = encode_media.with_options(on_running=warm).submit(
-            video, plan, subs_f if plan.one_pass else None
-        )
+        encoded_f = encode_media.submit(video, plan, subs_f if plan.one_pass else None)
         clock.track("media", encoded_f, after=("subtitles",) if plan.one_pass else ())
         final = final_video.submit(video, plan, subs_f, heard, encoded_f)
         clock.track("final_video", final, after=("media", "subtitles"))
+        # The detector and the quality gate load while the encode works, not while Whisper
+        # does (it needs the cores), and not on a re-run served from the cache.
+        subs_f.wait()
+        if remote is None and still_working(encoded_f):
+            preload(weights)
 
         encoded = encoded_f.result()
         if remote is not None:  # its detections name frames as they are named here

@@ -12,7 +12,7 @@ from vidp.audio import extract_audio, load_audio
 from vidp.ingest import VideoRef
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult, Transcript, identify_language, transcribe
-from vidp.whisper_model import load_whisper
+from vidp.whisper_model import load_whisper, unload_whisper
 from vidp.workfiles import WorkFile, keep
 
 __all__ = ["Heard", "audio_track", "speechbrain_language", "transcript", "keep_transcript"]
@@ -50,6 +50,7 @@ def transcript(
     samples = load_audio(audio.local())
     with model_slot():
         heard, text = transcribe(samples, load_whisper(whisper_model), language)
+    unload_whisper()
     return Heard(language=heard, transcript=keep_transcript(video, text, whisper_model))
 
 

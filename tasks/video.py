@@ -91,6 +91,7 @@ def encode_media(
         encodes,
         FrameSample(video.work_dir / f"frames-{plan.sample_fps:g}fps", plan.sample_fps),
         thumbs,
+        plan.copy_audio,
     )
     encoded = keep(video, made.encodes)
     by_size = dict(zip(sizes, encoded, strict=False))  # the burned final, if any, comes last
@@ -128,5 +129,6 @@ def final_video(
     else:  # burned in a decode of its own, beside the first
         out = video.work_dir / _burned_name(plan, subtitles)
         burn = Encode(out, plan.final_size, subtitles.srt.local())
-        made, how = encode_pass(video.path, plan.codec, [burn]).encodes[0], "burned"
+        made = encode_pass(video.path, plan.codec, [burn], copy_audio=plan.copy_audio).encodes[0]
+        how = "burned"
     return keep(video, [made])[0], how

@@ -124,10 +124,10 @@ def _current(bound: Engine) -> str | None:
 @lru_cache(maxsize=4)
 def engine(url: str) -> Engine:
     """The catalog's engine, checked to be at the current schema (SQLite: migrated if needed)."""
-    if make_url(url).get_backend_name() == "sqlite":
-        upgrade(url)
     bound = create_engine(url, pool_pre_ping=True)
     current, head = _current(bound), _head(url)
+    if current != head and make_url(url).get_backend_name() == "sqlite":
+        current = upgrade(url)
     if current != head:
         raise CatalogNotMigrated(
             f"the catalog at {make_url(url).render_as_string()} is at schema {current or 'none'}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from pydantic import ValidationError
@@ -91,6 +92,16 @@ def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, 
         raise typer.Exit(2)
     err.print(f"vidp: failed: {error}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit as soon as Prefect has delivered the run's last events and logs and stopped any
+    server it started (its exit handlers), without unloading torch, great-expectations and the
+    rest module by module: that alone takes a second and a half."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
 
 
 @contextmanager
@@ -191,15 +202,19 @@ def process(
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
     if as_json:  # stderr carries only the one-line reason when something goes wrong
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
-    if not as_json:
-        _summary(_run(source, output, options))
-        return
     try:
-        with _stdout_to_stderr():  # libraries print; stdout carries the manifest alone
-            manifest = _run(source, output, options)
-    finally:
-        logging.disable(logging.CRITICAL)  # exit-time notices would break the one-line contract
-    sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        if as_json:
+            try:
+                with _stdout_to_stderr():  # libraries print; stdout carries the manifest alone
+                    manifest = _run(source, output, options)
+            finally:
+                logging.disable(logging.CRITICAL)  # exit-time notices would break one line
+            sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        else:
+            _summary(_run(source, output, options))
+    except typer.Exit as done:
+        _exit_now(done.exit_code)
+    _exit_now(0)
 
 
 @app.command()

@@ -5,17 +5,24 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 from pydantic import BaseModel
 
 from vidp.atomic import atomic_file
-from vidp.devices import resolve_device
+from vidp.devices import resolve_device, usable_cores
 from vidp.settings import get_settings
+
+if TYPE_CHECKING:
+    from ultralytics import YOLO
 
 __all__ = [
     "ANIMAL_LABELS",
@@ -61,20 +68,48 @@ class AnimalSummary(BaseModel):
 
 
 class _Detector:
-    """A YOLO model with a lock: Ultralytics predictors are not safe to share across threads."""
+    """YOLO models for one set of weights. An Ultralytics predictor is not safe to share across
+    threads, so each thread takes a model of its own, made when first needed: on the CPU as many
+    as the cores hold at Ultralytics' threads per model (two on two cores), on a GPU one."""
 
     def __init__(self, weights: str) -> None:
+        from ultralytics.utils import NUM_THREADS
+
+        self.weights = weights
+        self.device = "cuda:0" if resolve_device(get_settings().device) == "cuda" else "cpu"
+        self._limit = 1 if self.device != "cpu" else max(1, usable_cores() // NUM_THREADS)
+        self._made = 0
+        self._idle: queue.SimpleQueue[YOLO] = queue.SimpleQueue()
+        self._making = threading.Lock()
+        self._idle.put(self._new())
+
+    def _new(self) -> YOLO:
         from ultralytics import YOLO
 
-        self.model = YOLO(weights, task="detect")
-        self.device = "cuda:0" if resolve_device(get_settings().device) == "cuda" else "cpu"
-        self.lock = threading.Lock()
-        unknown = ANIMAL_LABELS - set(self.model.names.values())
+        model = YOLO(self.weights, task="detect")
+        unknown = ANIMAL_LABELS - set(model.names.values())
         if unknown:
             raise ValueError(
-                f"detector weights {weights!r} lack COCO animal classes {sorted(unknown)}; "
+                f"detector weights {self.weights!r} lack COCO animal classes {sorted(unknown)}; "
                 "use COCO-trained weights such as yolo11n.pt"
             )
+        self._made += 1
+        return model
+
+    @contextmanager
+    def model(self) -> Iterator[YOLO]:
+        """A model no other thread uses meanwhile."""
+        try:
+            model = self._idle.get_nowait()
+        except queue.Empty:
+            with self._making:
+                more = self._made < self._limit
+                model = self._new() if more else None
+            model = model or self._idle.get()
+        try:
+            yield model
+        finally:
+            self._idle.put(model)
 
 
 _loading = threading.Lock()
@@ -97,8 +132,8 @@ def detect_animals(
 ) -> list[Detection]:
     """Run the detector on a batch of frames; keep animal boxes at or above `min_confidence`."""
     detector = load_detector(weights)
-    with detector.lock:
-        results = detector.model.predict(
+    with detector.model() as model:
+        results = model.predict(
             [str(f) for f in frames], conf=min_confidence, device=detector.device, verbose=False
         )
     found: list[Detection] = []

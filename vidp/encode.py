@@ -37,7 +37,7 @@ __all__ = [
 
 Encoder = Literal["libx264", "h264_nvenc"]
 
-_AUDIO = ["-c:a", "aac", "-b:a", "128k"]
+_AAC = ["-c:a", "aac", "-b:a", "128k"]
 # x264's presets onto NVENC's p1 (fastest) .. p7 (best), so one option means the same on both.
 _NVENC_PRESETS = {
     "ultrafast": "p1",
@@ -174,9 +174,11 @@ def encode_pass(
     encodes: Sequence[Encode] = (),
     frames: FrameSample | None = None,
     thumbnails: Thumbnails | None = None,
+    copy_audio: bool = False,
 ) -> PassFiles:
     """Make all of these from one decode of `source`: each size is scaled once and every encode
-    at that size shares it. Outputs appear whole or not at all.
+    at that size shares it; the audio is re-encoded as AAC, or copied when it already is
+    (`copy_audio`). Outputs appear whole or not at all.
 
     The `subtitles` filter takes its file name inside the filter graph, where `:`, `'`, `[`, `,`
     and `\\` are syntax: ffmpeg runs in a private folder holding `burnN.srt` and the font, so the
@@ -198,7 +200,8 @@ def encode_pass(
                 draft = stack.enter_context(atomic_file(encode.out))
                 assert codec is not None, "encodes need a codec"
                 outputs += ["-map", f"[{pad}]", "-map", "0:a:0?", *codec.args()]
-                outputs += ["-pix_fmt", "yuv420p", *_AUDIO, "-movflags", "+faststart"]
+                audio = ["-c:a", "copy"] if copy_audio else _AAC
+                outputs += ["-pix_fmt", "yuv420p", *audio, "-movflags", "+faststart"]
                 outputs.append(media_arg(draft))
         rest = branches[len(sizes) :]
         if frames is not None:

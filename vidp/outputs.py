@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from pydantic import BaseModel
 
 from vidp.encode import Encoder, VideoCodec, target_size, thumbnail_times
 from vidp.options import ProcessOptions
 from vidp.probe import MediaInfo
 
-__all__ = ["OutputPlan", "plan_outputs", "burn_in_first_pass", "usable_cores", "TWO_PASS_CORES"]
+__all__ = ["OutputPlan", "plan_outputs", "burn_in_first_pass", "TWO_PASS_CORES"]
 
 THUMBNAIL_LABEL = "360p"
 # From this many cores on, the final video is burned in a second decode of the source that runs
@@ -32,6 +29,7 @@ class OutputPlan(BaseModel):
     encoder: Encoder
     crf: int
     preset: str
+    copy_audio: bool  # the source's audio is AAC already: copied, not encoded again
     sample_fps: float
     thumbnail_times: tuple[float, ...]
     thumbnail_size: tuple[int, int]
@@ -43,17 +41,6 @@ class OutputPlan(BaseModel):
     @property
     def codec(self) -> VideoCodec:
         return VideoCodec(self.encoder, self.crf, self.preset)
-
-
-def usable_cores() -> int:
-    """Cores this process may use: its CPU affinity, within a container's CPU quota (cgroup v2),
-    which `os.cpu_count()` does not see on a Kubernetes node."""
-    cores = len(os.sched_getaffinity(0))
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
-    except (OSError, ValueError):
-        return cores
-    return cores if quota == "max" else max(1, min(cores, int(quota) // int(period)))
 
 
 def burn_in_first_pass(setting: str, transcript_is_late: bool, cores: int) -> bool:
@@ -79,6 +66,7 @@ def plan_outputs(
         encoder=encoder,
         crf=options.crf,
         preset=options.preset,
+        copy_audio=media.audio_codec == "aac",
         sample_fps=options.sample_fps,
         thumbnail_times=thumbnail_times(media.duration_s, options.thumbnails),
         thumbnail_size=target_size(media.width, media.height, THUMBNAIL_LABEL),

@@ -8,12 +8,11 @@ import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from vidp.detect import Detection
 from vidp.subtitles import Cue
 
 if TYPE_CHECKING:
+    import pandas as pd
     from great_expectations.expectations import Expectation
 
 __all__ = ["QualityGateFailed", "check_outputs", "prepare", "detections_frame", "cues_frame"]
@@ -27,6 +26,8 @@ class QualityGateFailed(RuntimeError):
 
 
 def detections_frame(detections: list[Detection]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(
         [{"label": d.label, "time_s": d.time_s, "confidence": d.confidence} for d in detections],
         columns=["label", "time_s", "confidence"],
@@ -34,6 +35,8 @@ def detections_frame(detections: list[Detection]) -> pd.DataFrame:
 
 
 def cues_frame(cues: list[Cue]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame([{"start": c.start, "end": c.end} for c in cues], columns=["start", "end"])
     frame["prev_end"] = frame["end"].shift(1, fill_value=0.0)
     return frame

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import importlib.util
 import logging
 import os
@@ -16,7 +18,7 @@ from vidp.settings import get_settings
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-__all__ = ["resolve_whisper_model", "load_whisper"]
+__all__ = ["resolve_whisper_model", "load_whisper", "unload_whisper"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +82,14 @@ def load_whisper(name: str) -> WhisperModel:
     return WhisperModel(
         path, device=device, compute_type=compute_type, cpu_threads=os.cpu_count() or 0
     )
+
+
+def unload_whisper() -> None:
+    """Free the loaded models and give the memory back to the system: a run transcribes once,
+    and the encode that follows needs the room more (a later load takes a fraction of a second)."""
+    load_whisper.cache_clear()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed memory otherwise
+    except (OSError, AttributeError):  # not glibc: the memory is freed all the same
+        pass
