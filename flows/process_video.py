@@ -26,7 +26,7 @@ from tasks.remote import analyze_remotely, remote_speech
 from tasks.speech import Heard
 from tasks.video import encode_media, final_video, subtitle_files
 from vidp.detect import Detection
-from vidp.devices import usable_cores
+from vidp.devices import resolve_device
 from vidp.encode import choose_encoder
 from vidp.ingest import StagedVideo, source_filename
 from vidp.manifest import FinalFile, RenditionFile, Results
@@ -103,7 +103,8 @@ def process_video(
             heard = submit_speech(video, media, options, whisper, clock)
         subs_f = subtitle_files.submit(video, heard, media.duration_s)
         clock.track("subtitles", subs_f, after=("speech", "gpu_analysis"))
-        burn_first = burn_in_first_pass(settings.encode_passes, remote is not None, usable_cores())
+        on_gpu = remote is not None or resolve_device(settings.device) == "cuda"
+        burn_first = burn_in_first_pass(settings.encode_passes, on_gpu)
         plan = plan_outputs(media, options, encoder, burn_first)
         # One decode of the source makes every picture; with `one_pass` it waits for the
         # subtitles and burns the final video too.

@@ -8,13 +8,9 @@ from vidp.encode import Encoder, VideoCodec, target_size, thumbnail_times
 from vidp.options import ProcessOptions
 from vidp.probe import MediaInfo
 
-__all__ = ["OutputPlan", "plan_outputs", "burn_in_first_pass", "TWO_PASS_CORES"]
+__all__ = ["OutputPlan", "plan_outputs", "burn_in_first_pass"]
 
 THUMBNAIL_LABEL = "360p"
-# From this many cores on, the final video is burned in a second decode of the source that runs
-# beside the first: more CPU in all, but the renditions and frames do not wait for the
-# transcript. Below, one decode makes everything once the subtitles are known: the least CPU.
-TWO_PASS_CORES = 8
 
 
 class OutputPlan(BaseModel):
@@ -43,13 +39,18 @@ class OutputPlan(BaseModel):
         return VideoCodec(self.encoder, self.crf, self.preset)
 
 
-def burn_in_first_pass(setting: str, transcript_is_late: bool, cores: int) -> bool:
+def burn_in_first_pass(setting: str, transcript_on_gpu: bool) -> bool:
     """Whether burned subtitles go into the one decode that makes everything (`setting` "one"),
-    or into a second decode of the source (`"two"`); `"auto"`: one, unless the transcript comes
-    from elsewhere (a GPU pool) or the machine has TWO_PASS_CORES cores or more."""
+    or into a second decode of the source (`"two"`); `"auto"`: one while the transcript is made
+    on these CPU cores, two when a GPU makes it (this machine's, or a GPU pool's).
+
+    Measured (bench/RESULTS.md): side by side, two decodes cost 30-40 % more CPU and, starting
+    together, end later than one, on 16 cores as on 2; but a transcript that does not need the
+    cores arrives a few seconds in, and from about 1.5 s on, the renditions that do not wait
+    for it end the run sooner (60 s clip, 16 cores: 11.4 s against 15.3 s when 5 s late)."""
     if setting != "auto":
         return setting == "one"
-    return not transcript_is_late and cores < TWO_PASS_CORES
+    return not transcript_on_gpu
 
 
 def plan_outputs(

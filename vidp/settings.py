@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     encode_passes: Literal["auto", "one", "two"] = Field(
         "auto",
         description="Burn subtitles in the one decode of the source that makes every output "
-        "(least CPU; it waits for the transcript), or in a second decode beside it (sooner on "
-        "many cores); auto: one below 8 cores.",
+        "(least CPU; it waits for the transcript), or in a second decode beside it (the "
+        "renditions do not wait); auto: two when a GPU makes the transcript.",
     )
 
     @field_validator("work_store")

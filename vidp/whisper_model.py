@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vidp.devices import resolve_device
+from vidp.devices import resolve_device, usable_cores
 from vidp.settings import get_settings
 
 if TYPE_CHECKING:
@@ -79,9 +79,8 @@ def load_whisper(name: str) -> WhisperModel:
     compute_type = "float16" if device == "cuda" else "int8"
     path = resolve_whisper_model(name)
     logger.info("loading whisper %s on %s (%s)", path, device, compute_type)
-    return WhisperModel(
-        path, device=device, compute_type=compute_type, cpu_threads=os.cpu_count() or 0
-    )
+    # The cores this process may use, not the node's: a pod's quota is smaller.
+    return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=usable_cores())
 
 
 def unload_whisper() -> None:

@@ -42,10 +42,10 @@ def test_image_has_the_app_ffmpeg_and_a_non_root_user(dockerfile: Path) -> None:
             assert (REPO / name).exists(), f"{dockerfile.name} copies {name}, which does not exist"
 
 
-def test_cuda_image_has_cudnn_for_ctranslate2() -> None:
-    assert re.search(
-        r"^FROM nvidia/cuda:12\.\S+-cudnn-runtime", IMAGES["vidp:cuda"].read_text(), re.M
-    )
+def test_cuda_image_has_cudnn_for_ctranslate2_and_nvenc_for_ffmpeg() -> None:
+    text = IMAGES["vidp:cuda"].read_text()
+    assert re.search(r"^FROM nvidia/cuda:12\.\S+-cudnn-runtime", text, re.M)
+    assert re.search(r"NVIDIA_DRIVER_CAPABILITIES=\S*video", text), "NVENC's library is mounted"
 
 
 def test_compose_stack_is_complete_and_healthy_by_construction() -> None:

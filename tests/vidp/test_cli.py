@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import jsonschema
@@ -135,3 +136,36 @@ def test_demo_makes_a_sample_and_processes_it(prefect_server: str, tmp_path: Pat
         "code"
     ] == "en"
     assert f"results are in {manifest_path.parent}" in done.stderr
+
+
+def test_a_local_server_is_found_and_the_run_is_recorded_there_whole(
+    prefect_server: str, media_dir: Path, tmp_path: Path
+) -> None:
+    """With no PREFECT_API_URL, a server running at the configured address serves the run (no
+    start-up paid), and the run's every task has reached the server when the command returns."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    clip = make_clip(media_dir / "cli-local.mp4", duration_s=2, size=(160, 90))
+    port = prefect_server.rsplit(":", 1)[1].split("/")[0]
+    done = vidp(
+        "process",
+        str(clip),
+        "--output",
+        str(tmp_path),
+        "--json",
+        env={"PREFECT_API_URL": "", "PREFECT_SERVER_API_PORT": port},
+    )
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 20  # the server records task runs from their events
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["process-cli-local.mp4"]))
+        )
+        while True:
+            tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id={"any_": [run.id]}))
+            if tasks and all(t.state.is_final() for t in tasks) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert run.state_name == "Completed"
+    assert tasks and all(t.state.is_final() for t in tasks), "its last events were delivered"
