@@ -36,7 +36,7 @@ from vidp.encode import (
     nvenc_available,
     thumbnail_times,
 )
-from vidp.ffmpeg import FfmpegError, ffmpeg_exe, media_arg, run_ffmpeg
+from vidp.ffmpeg import FfmpegError, ffmpeg_exe, run_ffmpeg
 
 SIZE_480P = (854, 480)
 CODEC = VideoCodec("libx264", 23, "medium")
@@ -203,15 +203,15 @@ def whisper(model_dir: str | None, clip: Path) -> dict[str, Any]:
     if model_dir is None:
         return {"cublas12": True, "reason": "no model given"}
     os.environ["VIDP_DEVICE"] = "cuda"
+    from vidp.audio import extract_audio, load_audio
     from vidp.settings import get_settings
     from vidp.speech import transcribe
     from vidp.whisper_model import load_whisper
 
     get_settings.cache_clear()
-    audio = clip.with_suffix(".wav")
-    run_ffmpeg(["-i", media_arg(clip), "-ac", "1", "-ar", "16000"], out=audio)
+    samples = load_audio(extract_audio(clip, clip.with_suffix(".wav")))
     report: dict[str, Any] = {"cublas12": True, "load": timed(lambda: load_whisper(model_dir))}
-    report["transcribe"] = timed(lambda: transcribe(audio, load_whisper(model_dir), None))
+    report["transcribe"] = timed(lambda: transcribe(samples, load_whisper(model_dir), None))
     return report
 
 

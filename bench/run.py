@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 from make_clip import clip_path
 from measure import measure
 
@@ -95,6 +96,7 @@ class Bench:
         return result
 
     def peer(self) -> None:
+        self.pause_servers()
         out = self.work / "peer-out"
         shutil.rmtree(out, ignore_errors=True)
         command = [sys.executable, str(PEER), str(self.clip), str(out)]
@@ -112,9 +114,33 @@ class Bench:
         command += ["--sample-fps", "1", "--whisper-model", "base"]
         self._record(name, command + (["--refresh-cache"] if cold else []), env)
 
+    def _servers(self) -> dict[str, list[psutil.Process]]:
+        """The processes of each server the bench started, by the scenario that uses it."""
+        found: dict[str, list[psutil.Process]] = {}
+        roots = {"server": self.server.pid if self.server else None}
+        if self.local_env:
+            pid_file = Path(self.local_env["PREFECT_HOME"]) / "server.pid"
+            roots["local"] = int(pid_file.read_text())
+        for name, pid in roots.items():
+            if pid is not None:
+                root = psutil.Process(pid)
+                found[name] = [root, *root.children(recursive=True)]
+        return found
+
+    def pause_servers(self, but: tuple[str, ...] = ()) -> None:
+        """Stop (SIGSTOP) every server but those of the scenarios `but`: an idle Prefect
+        server's services still take CPU, which would slow whatever is measured beside it."""
+        for name, processes in self._servers().items():
+            for process in processes:
+                if name in but:
+                    process.resume()
+                else:
+                    process.suspend()
+
     def scenario(self, name: str, timeline: tuple[Path, str] | None = None) -> None:
         """One run of scenario `name` (and its re-run); `timeline`: draw the cold `server`
         run's tasks to this file, with this title."""
+        self.pause_servers(but=(name,))
         fresh = Path(tempfile.mkdtemp(prefix="work-", dir=self.work))
         if name == "cli":
             self._vidp("cli", self.work / "home-cli", fresh, cold=True)
@@ -203,6 +229,7 @@ class Bench:
         return json.loads(rows.read_text())
 
     def stop(self) -> None:
+        self.pause_servers(but=("server", "local"))
         if self.server is not None:
             self.server.terminate()
             self.server.wait(timeout=30)
@@ -228,8 +255,6 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    import psutil
-
     cpu = next(
         (
             line.split(":", 1)[1].strip()
