@@ -24,6 +24,7 @@ from vidp.detect import detect_animals
 from vidp.devices import usable_cores
 from vidp.encode import Encode, FrameSample, Thumbnails, encode_pass, frame_time, thumbnail_times
 from vidp.probe import probe
+from vidp.settings import get_settings
 from vidp.speech import transcribe
 from vidp.whisper_model import load_whisper, unload_whisper
 
@@ -46,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="vidp-floor-"))
-    duration = probe(args.clip).duration_s
+    duration = probe(args.clip, get_settings().max_duration_s).duration_s
     srt = write_srt(work / "subs.srt", duration)
     parts: dict[str, Any] = {"imports": imports()}
     parts["audio"] = timed(lambda: extract_audio(args.clip, work / "audio.wav"))
