@@ -17,12 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gpu import CODEC, SIZE_480P, timed, write_srt
+from gpu import one_decode, timed, write_srt
 
 from vidp.audio import extract_audio, load_audio
 from vidp.detect import detect_animals
 from vidp.devices import usable_cores
-from vidp.encode import Encode, FrameSample, Thumbnails, encode_pass, frame_time, thumbnail_times
+from vidp.encode import frame_time
 from vidp.probe import probe
 from vidp.settings import get_settings
 from vidp.speech import transcribe
@@ -55,17 +55,8 @@ def main() -> None:
     # Loading each model is part of the floor: a run loads both.
     parts["transcript"] = timed(lambda: transcribe(samples, load_whisper("base"), None))
     unload_whisper()
-    parts["one_decode"] = timed(
-        lambda: encode_pass(
-            args.clip,
-            CODEC,
-            [Encode(work / "r.mp4", SIZE_480P), Encode(work / "f.mp4", SIZE_480P, srt)],
-            FrameSample(work / "frames", 1.0),
-            Thumbnails(work / "thumbs", thumbnail_times(duration, 5), (640, 360)),
-            copy_audio=True,
-        )
-    )
-    frames = sorted((work / "frames").glob("*.jpg"))
+    parts["one_decode"] = timed(lambda: one_decode(args.clip, work, srt, duration))
+    frames = sorted((work / "one-frames").glob("*.jpg"))
     times = [frame_time(i, 1.0) for i in range(len(frames))]
     parts["detector"] = timed(lambda: detect_animals(frames, times, args.weights, 0.25))
     cores = usable_cores()
