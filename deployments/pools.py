@@ -7,7 +7,8 @@ Two pools: `VIDP_CPU_POOL` (default `vidp-cpu`) for the pipeline, and `VIDP_GPU_
 Docker: a device request). Each pool gets a global concurrency limit `models-<pool>` that its
 model tasks hold a slot of while they run (the pool's job env sets `VIDP_MODEL_LIMIT`):
 `VIDP_GPU_SLOTS` (default 1) on the GPU pool, `VIDP_CPU_MODEL_SLOTS` (default 2) on the CPU pool.
-The settings every flow run needs alike (`WORKER_ENV`) go into the pools' job env when set.
+The settings every flow run needs alike (`WORKER_ENV`) go into the pools' job env when set, with
+glibc's `MALLOC_ARENA_MAX` (vidp/memory.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, Literal
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
+
+from vidp.memory import MALLOC_ARENAS
 
 __all__ = ["WORKER_ENV", "PoolType", "ensure_pools", "model_limit", "pool_template"]
 
@@ -57,6 +60,7 @@ def pool_template(
     variables = template["variables"]["properties"]
     variables["env"]["default"] = {
         "VIDP_MODEL_LIMIT": limit,
+        "MALLOC_ARENA_MAX": str(MALLOC_ARENAS),  # read by glibc at the job's start
         **{name: env[name] for name in WORKER_ENV if env.get(name)},
     }
     if gpu and pool_type == "kubernetes":

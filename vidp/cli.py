@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vidp.errors import RejectedInput
+from vidp.memory import limit_malloc_arenas
 from vidp.options import ProcessOptions
 
 __all__ = ["app"]
@@ -70,16 +71,32 @@ def _prefect_api() -> Iterator[None]:
     else:
         from prefect.server.api.server import SubprocessASGIServer
 
-        starting = threading.Thread(target=SubprocessASGIServer().start, daemon=True)
+        server = SubprocessASGIServer()
+        starting = threading.Thread(target=server.start, daemon=True)
         starting.start()
         import flows.process_video  # noqa: F401  (loads meanwhile)
 
         starting.join()  # if it failed, the flow's own client starts it again and says why
-        yield
+        try:
+            yield
+        finally:
+            _deliver_logs_and_events()
+            server.stop()
+
+
+def _deliver_logs_and_events() -> None:
+    """Send the run's last logs and events while the server that takes them is up: at exit,
+    Prefect stops its temporary server first, and the log handler then retries for 5 s."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
+    EventsWorker.drain_all(timeout=5)
 
 
 def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, Any]:
     """Run the flow in this process; exit 2 with one line when the input is rejected."""
+    limit_malloc_arenas()
     with _prefect_api():
         from flows.process_video import process_video
 

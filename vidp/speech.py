@@ -31,6 +31,9 @@ __all__ = [
 
 _WINDOW_S = 30.0  # Whisper sees 30 s at a time
 _MAX_WINDOWS = 3  # of speech, to identify the language on
+# 30 s chunks decoded together. On the CPU, 4 is as fast as faster-whisper's 8 and peaks
+# 240 MB lower (4 min of speech, 2 cores); a GPU gains from more.
+_BATCH = {"cpu": 4, "cuda": 8}
 
 
 class LanguageResult(BaseModel):
@@ -131,6 +134,7 @@ def transcribe(
         vad_filter=True,
         word_timestamps=True,
         language_detection_segments=_MAX_WINDOWS,
+        batch_size=_BATCH.get(model.model.device, 4),
     )
     if language is None:
         if info.duration_after_vad == 0:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import importlib.util
 import logging
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vidp.devices import resolve_device, usable_cores
+from vidp.memory import release_freed_memory
 from vidp.settings import get_settings
 
 if TYPE_CHECKING:
@@ -88,7 +88,4 @@ def unload_whisper() -> None:
     and the encode that follows needs the room more (a later load takes a fraction of a second)."""
     load_whisper.cache_clear()
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed memory otherwise
-    except (OSError, AttributeError):  # not glibc: the memory is freed all the same
-        pass
+    release_freed_memory()

@@ -65,6 +65,7 @@ def test_kubernetes_pools_render_the_gpu_request(prefect_server: str) -> None:
     assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert pod["containers"][0]["image"] == "vidp:cuda"
     assert {"name": "VIDP_MODEL_LIMIT", "value": "models-k8s-gpu"} in pod["containers"][0]["env"]
+    assert {"name": "MALLOC_ARENA_MAX", "value": "2"} in pod["containers"][0]["env"]
     assert (
         pod["nodeSelector"] == values["node_selector"]
         and pod["tolerations"] == values["tolerations"]
@@ -104,4 +105,5 @@ def test_process_pools_carry_their_model_limit_and_shared_settings(prefect_serve
         cpu = client.read_work_pool("proc-cpu")
     job = render(ProcessJobConfiguration, cpu, {})
     assert cpu.type == "process"
-    assert {"VIDP_MODEL_LIMIT": "models-proc-cpu", **shared}.items() <= job.env.items()
+    expected = {"VIDP_MODEL_LIMIT": "models-proc-cpu", "MALLOC_ARENA_MAX": "2", **shared}
+    assert expected.items() <= job.env.items()

@@ -6,12 +6,14 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REPO, vidp
+from conftest import REPO, free_port, vidp
 
 from vidp.ffmpeg import run_ffmpeg
 from vidp.sample import make_clip
@@ -169,3 +171,36 @@ def test_a_local_server_is_found_and_the_run_is_recorded_there_whole(
             time.sleep(0.5)
     assert run.state_name == "Completed"
     assert tasks and all(t.state.is_final() for t in tasks), "its last events were delivered"
+
+
+_RUN_LOGS = """
+from prefect.client.orchestration import get_client
+with get_client(sync_client=True) as client:
+    (run,) = client.read_flow_runs()
+    for log in client.read_logs():
+        print(log.message)
+"""
+
+
+def test_with_no_server_every_log_of_the_run_is_kept(media_dir: Path, tmp_path: Path) -> None:
+    """With no server anywhere, Prefect's temporary one is still up while the run's last logs
+    are delivered: the run's log in PREFECT_HOME ends with its final state."""
+    clip = make_clip(media_dir / "cli-alone.mp4", duration_s=2, size=(160, 90))
+    env = {
+        "PREFECT_API_URL": "",
+        "PREFECT_HOME": str(tmp_path / "home"),
+        "PREFECT_SERVER_API_PORT": str(free_port()),  # no server answers there
+    }
+    done = vidp("process", str(clip), "--output", str(tmp_path / "out"), env=env)
+    assert done.returncode == 0, done.stderr
+    logs = subprocess.run(
+        [sys.executable, "-c", _RUN_LOGS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+    assert logs.returncode == 0, logs.stderr
+    lines = logs.stdout.splitlines()
+    assert any(line.startswith("progress 100%: published") for line in lines), lines
+    assert lines[-1] == "Finished in state Completed()", lines
