@@ -167,12 +167,14 @@ class Bench:
         env = {**self.env, "PREFECT_HOME": str(self.work / "home-cli")}
         env["VIDP_WORK_DIR"] = str(self.work / "work-warmup")
         vidp = str(Path(sys.executable).with_name("vidp"))
-        subprocess.run(
+        done = subprocess.run(
             [vidp, "process", str(tiny), "--output", str(self.work / "warm"), "--json"],
             env=env,
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"the warm-up run failed: {done.stderr[-3000:]}")
 
     def start_server(self) -> None:
         port = _free_port()
