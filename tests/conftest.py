@@ -200,10 +200,23 @@ def process_worker(pool: str, log: Path, env: dict[str, str] | None = None) -> I
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                # Seen in full runs of the suite (2026-11-30): the worker logs "Received SIGINT"
-                # and never stops, though its flow runs have ended. Its supervisor would kill it.
+                # Seen in some full runs of the suite (2026-11-30): the worker logs "Received
+                # SIGINT" and never stops, though its flow runs have ended. Its supervisor would
+                # kill it; its threads' stacks go to its log first, to find out why.
+                _dump_stacks(proc.pid, log)
                 proc.kill()
                 proc.wait()
+
+
+def _dump_stacks(pid: int, log: Path) -> None:
+    """Append every thread's Python stack of process `pid` to `log` (py-spy, from the test extra)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if spy.exists():
+        dump = subprocess.run(
+            [str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60
+        )
+        with log.open("a") as out:
+            out.write(f"\n--- py-spy dump of the hung worker ---\n{dump.stdout}{dump.stderr}")
 
 
 def free_port() -> int:
