@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,8 +58,8 @@ def _local_server() -> str | None:
 @contextmanager
 def _prefect_api() -> Iterator[None]:
     """Reach Prefect as the user set it up (PREFECT_API_URL); else through a server already
-    running here, so that repeated runs pay no start-up; else through Prefect's ephemeral
-    server, started at once so that it comes up while the pipeline's modules load."""
+    running here, so that repeated runs pay no start-up; else through a temporary server of
+    Prefect's, started at once so that it comes up while the pipeline's modules load."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if PREFECT_API_URL.value():
@@ -69,18 +68,25 @@ def _prefect_api() -> Iterator[None]:
         with temporary_settings(updates={PREFECT_API_URL: local}):
             yield
     else:
-        from prefect.server.api.server import SubprocessASGIServer
+        from vidp.temporary_api import TemporaryAPI
 
-        server = SubprocessASGIServer()
-        starting = threading.Thread(target=server.start, daemon=True)
-        starting.start()
-        import flows.process_video  # noqa: F401  (loads meanwhile)
-
-        starting.join()  # if it failed, the flow's own client starts it again and says why
+        server = TemporaryAPI()
         try:
-            yield
+            import flows.process_video  # noqa: F401  (loads meanwhile)
+
+            if not server.wait():
+                err.print(
+                    "vidp: failed: Prefect's temporary API server did not start (its error is "
+                    "above); run `prefect server start --background`, or set PREFECT_API_URL",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(1)
+            with temporary_settings(updates={PREFECT_API_URL: server.url}):
+                yield
+                _deliver_logs_and_events()
         finally:
-            _deliver_logs_and_events()
             server.stop()
 
 

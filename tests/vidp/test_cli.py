@@ -204,3 +204,23 @@ def test_with_no_server_every_log_of_the_run_is_kept(media_dir: Path, tmp_path: 
     lines = logs.stdout.splitlines()
     assert any(line.startswith("progress 100%: published") for line in lines), lines
     assert lines[-1] == "Finished in state Completed()", lines
+
+
+def test_a_temporary_server_that_does_not_start_is_one_line_and_leaves_nothing(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    clip = make_clip(media_dir / "cli-no-api.mp4", duration_s=1, size=(160, 90))
+    env = {
+        "PREFECT_API_URL": "",
+        "PREFECT_HOME": str(tmp_path / "home"),
+        "PREFECT_SERVER_API_PORT": str(free_port()),  # no server answers there
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0",
+    }
+    done = vidp("process", str(clip), "--output", str(tmp_path / "out"), "--json", env=env)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines()[-1].startswith(
+        "vidp: failed: Prefect's temporary API server did not start"
+    ), done.stderr
+    assert not (tmp_path / "out").exists()
+    servers = subprocess.run(["pgrep", "-f", "vidp.temporary_api"], capture_output=True)
+    assert servers.stdout == b"", "the temporary server was left running"
