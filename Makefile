@@ -9,7 +9,7 @@ export VIDP_DETECTOR_WEIGHTS ?= $(abspath $(SHARED_WEIGHTS))
 endif
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install install-test demo test
+.PHONY: install install-test debian-packages check demo test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,5 +23,19 @@ install-test: $(BIN)/python
 demo: install
 	$(BIN)/vidp demo
 
-test: install-test
+debian-packages:
+	tests/debian-packages.sh
+
+# The static checks CI runs before the tests: lint and format, then the layers and the types of
+# the package as it installs (the layers' folders are vidp.flows, vidp.tasks, ... only there).
+INSTALLED := build/installed
+check: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	rm -rf $(INSTALLED)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --target $(INSTALLED) .
+	cd $(INSTALLED) && PYTHONPATH=. $(abspath $(BIN))/lint-imports $(CURDIR)/pyproject.toml
+	cd $(INSTALLED) && $(abspath $(BIN))/mypy --config-file $(CURDIR)/pyproject.toml
+
+test: debian-packages check
 	$(BIN)/python -m pytest

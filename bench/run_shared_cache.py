@@ -83,7 +83,7 @@ def main() -> None:
         try:
             import boto3
 
-            from blocks.register import register_blocks
+            from vidp.blocks.register import register_blocks
 
             boto3.client("s3").create_bucket(Bucket="cache")
             warm_up(tmp)

@@ -1,6 +1,6 @@
 """Create or update vidp's named blocks from environment variables (idempotent).
 
-    vidp blocks            # or: python -m blocks.register
+    vidp blocks            # or: python -m vidp.blocks.register
 
 | block                                   | from                                                      |
 |-----------------------------------------|-----------------------------------------------------------|

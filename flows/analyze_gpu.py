@@ -11,15 +11,16 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.branches import detect_frames, still_working, submit_speech, value
-from tasks.animals import sample_video_frames
-from tasks.media import ingest_video, probe_video
 from vidp.analysis import Analysis
+from vidp.flows.branches import detect_frames, still_working, submit_speech, value
 from vidp.ingest import source_filename
 from vidp.options import ProcessOptions, resolve_model
 from vidp.preload import preload
+from vidp.settings import get_settings
 from vidp.speech import Transcript
 from vidp.stages import StageClock
+from vidp.tasks.animals import sample_video_frames
+from vidp.tasks.media import ingest_video, probe_video
 
 __all__ = ["analyze_gpu"]
 
@@ -41,7 +42,8 @@ def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Anal
         source: The video: s3://bucket/key, or a path this worker can read.
         options: The same processing options as the process-video run that asked.
     """
-    weights = resolve_model(options.detector_weights)
+    settings = get_settings()
+    weights = resolve_model(options.detector_weights, settings.detector_weights)
     clock = StageClock()
     staged = ingest_video(source)
     media = probe_video(staged.ref, staged.filename)
@@ -49,7 +51,7 @@ def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Anal
     clock.track("media", frames)
     if still_working(frames):  # not a re-run served from the cache
         preload(weights, quality_gate=False)
-    whisper = resolve_model(options.whisper_model)
+    whisper = resolve_model(options.whisper_model, settings.whisper_model)
     heard = submit_speech(staged.ref, media, options, whisper, clock)
     detections = detect_frames(frames.result(), options, weights, clock)
     said = value(heard)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from prefect import unmapped
 from prefect.futures import PrefectFuture
 
-from tasks.animals import detect_batch
-from tasks.speech import Heard, audio_track, speechbrain_language, transcript
 from vidp.detect import Detection
 from vidp.encode import frame_time
 from vidp.ingest import VideoRef
@@ -15,19 +15,23 @@ from vidp.probe import MediaInfo
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult
 from vidp.stages import StageClock
+from vidp.tasks.animals import detect_batch
+from vidp.tasks.speech import Heard, audio_track, speechbrain_language, transcript
 from vidp.workfiles import WorkFile
 
 __all__ = ["submit_speech", "detect_frames", "still_working", "value"]
 
+T = TypeVar("T")
 
-def still_working(future: PrefectFuture[object], within_s: float = 1.0) -> bool:
+
+def still_working(future: PrefectFuture[Any], within_s: float = 1.0) -> bool:
     """Whether `future` is still unfinished after `within_s`: a task served from the cache is
     done by then, real work is not (so loading models for it is not wasted on a re-run)."""
     future.wait(timeout=within_s)
     return not future.state.is_final()
 
 
-def value(item: object) -> object:
+def value(item: PrefectFuture[T] | T) -> T:
     """A future's result, or the value itself."""
     return item.result() if isinstance(item, PrefectFuture) else item
 

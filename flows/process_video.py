@@ -16,18 +16,10 @@ from prefect.artifacts import (
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.branches import detect_frames, still_working, submit_speech, value
-from tasks.animals import summarize
-from tasks.catalog import catalog_failed, catalog_published, catalog_running
-from tasks.checks import quality_gate
-from tasks.media import ingest_video, probe_video
-from tasks.publish import publish_results
-from tasks.remote import analyze_remotely, remote_speech
-from tasks.speech import Heard
-from tasks.video import encode_media, final_video, subtitle_files
 from vidp.detect import Detection
 from vidp.devices import resolve_device
 from vidp.encode import choose_encoder
+from vidp.flows.branches import detect_frames, still_working, submit_speech, value
 from vidp.ingest import StagedVideo, source_filename
 from vidp.manifest import FinalFile, RenditionFile, Results
 from vidp.options import ProcessOptions, resolve_model
@@ -38,6 +30,14 @@ from vidp.report import detections_table, markdown_report
 from vidp.settings import get_settings
 from vidp.speech import Transcript, require_backend
 from vidp.stages import StageClock
+from vidp.tasks.animals import summarize
+from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_running
+from vidp.tasks.checks import quality_gate
+from vidp.tasks.media import ingest_video, probe_video
+from vidp.tasks.publish import publish_results
+from vidp.tasks.remote import analyze_remotely, remote_speech
+from vidp.tasks.speech import Heard
+from vidp.tasks.video import SubtitleFiles, encode_media, final_video, subtitle_files
 
 __all__ = ["process_video"]
 
@@ -76,16 +76,16 @@ def process_video(
     """
     settings = get_settings()
     output = output or settings.output
-    weights = resolve_model(options.detector_weights)
-    whisper = resolve_model(options.whisper_model)
+    weights = resolve_model(options.detector_weights, settings.detector_weights)
+    whisper = resolve_model(options.whisper_model, settings.whisper_model)
     require_backend(options.language_backend)
     check_output(output)
     encoder = choose_encoder(settings.encoder)
     clock, progress = StageClock(), _Progress()
 
-    staged = ingest_video.submit(source)
-    clock.track("ingest", staged)
-    staged = staged.result()
+    ingested = ingest_video.submit(source)
+    clock.track("ingest", ingested)
+    staged = ingested.result()
     with _catalog_entry(staged):  # from here on, a failure is recorded with its reason
         video = staged.ref
         media = probe_video(video, staged.filename)
@@ -128,7 +128,7 @@ def process_video(
         animals = animals_f.result()
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
         said: Heard = value(heard)
-        subs = value(subs_f)
+        subs: SubtitleFiles | None = value(subs_f)
         progress(60, f"language: {said.language.code or 'none'}")
         gate = quality_gate.submit(detections, subs, media.duration_s)
         clock.track("quality", gate, after=("detection", "subtitles"))

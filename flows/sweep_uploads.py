@@ -6,6 +6,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.runtime import flow_run
 from pydantic import Field
@@ -61,7 +62,7 @@ def sweep_uploads(
             parameters["options"] = options.model_dump()
         # The idempotency key (bucket/key/etag) makes the server return the existing run for an
         # object version it has seen: a second sweep, or two at once, never process it twice.
-        run = run_deployment(
+        run: FlowRun = run_deployment(  # type: ignore[assignment]  # a FlowRun, called sync
             deployment,
             parameters=parameters,
             idempotency_key=video.idempotency_key,

@@ -8,11 +8,11 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway import videos, webhooks
-from gateway.dependencies import Settings
-from gateway.health import check_all
-from gateway.metrics import Metrics
 from vidp import __version__
+from vidp.gateway import videos, webhooks
+from vidp.gateway.dependencies import Settings
+from vidp.gateway.health import check_all
+from vidp.gateway.metrics import Metrics
 
 __all__ = ["create_app"]
 

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
-from gateway.runs import (
+from vidp.gateway.runs import (
     DeploymentMissing,
     InvalidParameters,
     StartedRun,
     require_deployment,
     start_run,
 )
-from gateway.settings import GatewaySettings, get_gateway_settings
+from vidp.gateway.settings import GatewaySettings, get_gateway_settings
 
 __all__ = ["Settings", "deployment_ready", "start"]
 

@@ -26,9 +26,9 @@ class _CatalogCollector(Collector):
                 .tuples()
                 .all()
             )
-            durations = s.scalars(
-                select(catalog.Video.duration_s).where(catalog.Video.duration_s.is_not(None))
-            ).all()
+            durations = [
+                d for d in s.scalars(select(catalog.Video.duration_s)).all() if d is not None
+            ]
         videos = GaugeMetricFamily(
             "vidp_videos", "Videos in the catalog by status", labels=["status"]
         )

@@ -111,7 +111,8 @@ def run_progress(flow_run_id: str) -> RunProgress | None:
         flow_run_id=flow_run_id,
         state=run.state.name if run.state else "Unknown",
         message=run.state.message if run.state else None,
-        percent=float(latest.data) if latest and latest.data is not None else None,
+        # A progress artifact's data is its percent.
+        percent=float(latest.data) if latest and latest.data is not None else None,  # type: ignore[arg-type]
         step=latest.description.removeprefix("vidp: ") if latest and latest.description else None,
         url=url_for("flow-run", run.id),
     )

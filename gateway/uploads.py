@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio.to_thread
 from pydantic import BaseModel
@@ -23,6 +23,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from vidp.s3 import bucket, parse_s3_uri
 from vidp.sweep import VIDEO_SUFFIXES, UploadObject
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 __all__ = [
     "BadUpload",
@@ -176,15 +179,16 @@ class _FilePart:
         if self.size > self.limit:
             raise UploadTooLarge(f"the upload is larger than {self.limit} bytes")
         self.digest.update(data)
-        if self.sink is None:  # the sink opens once the first bytes look like a video
+        sink = self.sink
+        if sink is None:  # the sink opens once the first bytes look like a video
             self.head += data
             if len(self.head) < _SNIFF_BYTES:
                 return
-            self._open()
+            sink = self._open()
             data, self.head = self.head, b""
-        self.sink.write(data)
+        sink.write(data)
 
-    def _open(self) -> None:
+    def _open(self) -> _Sink:
         if not looks_like_video(self.head):
             raise NotAVideo(f"{self.name!r} is not a video container ffmpeg reads")
         upload_id = uuid.uuid4().hex
@@ -192,15 +196,17 @@ class _FilePart:
             self.sink = _S3Sink(self.target, upload_id, self.name)
         else:
             self.sink = _LocalSink(Path(self.target).expanduser().resolve(), upload_id, self.name)
+        return self.sink
 
     def finish(self) -> tuple[str, str]:
         """Store the rest and make the object visible; return its URI and identity."""
-        if self.sink is None:
+        sink = self.sink
+        if sink is None:
             if not self.head:
                 raise BadUpload("the file part is empty")
-            self._open()
-            self.sink.write(self.head)
-        return self.sink.uri, self.sink.commit()
+            sink = self._open()
+            sink.write(self.head)
+        return sink.uri, sink.commit()
 
     def abort(self) -> None:
         if self.sink is not None:
@@ -265,7 +271,7 @@ class _FormState:
         self._field, self._value = b"", b""
         self._in_file, self._text = False, bytearray()
 
-    def callbacks(self) -> dict[str, object]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda d, s, e: self._add("_field", d[s:e]),

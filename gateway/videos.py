@@ -13,10 +13,10 @@ from fastapi import Path as Path_
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.dependencies import Settings, deployment_ready, start
-from gateway.runs import RunProgress, StartedRun, run_progress
-from gateway.uploads import BadUpload, NotAVideo, UploadTooLarge, delete_upload, receive_upload
 from vidp import catalog
+from vidp.gateway.dependencies import Settings, deployment_ready, start
+from vidp.gateway.runs import RunProgress, StartedRun, run_progress
+from vidp.gateway.uploads import BadUpload, NotAVideo, UploadTooLarge, delete_upload, receive_upload
 from vidp.publish import unpublish
 from vidp.s3 import presign
 from vidp.settings import get_settings

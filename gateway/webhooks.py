@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from gateway.dependencies import Settings, start
-from gateway.notifications import NotNotification, created_objects
-from gateway.runs import StartedRun
-from gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
+from vidp.gateway.dependencies import Settings, start
+from vidp.gateway.notifications import NotNotification, created_objects
+from vidp.gateway.runs import StartedRun
+from vidp.gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from vidp.settings import get_settings
 from vidp.sweep import plan_sweep
 

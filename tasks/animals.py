@@ -5,10 +5,10 @@ from __future__ import annotations
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.policies import CACHED, CACHED_FILES, model_slot
 from vidp.detect import AnimalSummary, Detection, detect_animals, save_best_crops, summarize_animals
 from vidp.encode import FrameSample, encode_pass
 from vidp.ingest import VideoRef
+from vidp.tasks.policies import CACHED, CACHED_FILES, ON_MODEL_RUNTIME, model_slot
 from vidp.workfiles import WorkFile, keep
 
 __all__ = ["Animals", "sample_video_frames", "detect_batch", "summarize"]
@@ -27,7 +27,7 @@ def sample_video_frames(video: VideoRef, fps: float) -> list[WorkFile]:
     return keep(video, encode_pass(video.path, None, frames=sample).frames)
 
 
-@task(cache_policy=CACHED)
+@task(cache_policy=CACHED + ON_MODEL_RUNTIME)
 def detect_batch(
     frames: list[WorkFile], times: list[float], weights: str, min_confidence: float
 ) -> list[Detection]:

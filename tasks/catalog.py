@@ -6,10 +6,10 @@ from typing import Any
 
 from prefect import task
 
-from tasks.policies import IO_RETRIES
 from vidp import catalog
 from vidp.ingest import StagedVideo
 from vidp.manifest import manifest_uri
+from vidp.tasks.policies import IO_RETRIES
 
 __all__ = ["catalog_failed", "catalog_published", "catalog_running"]
 

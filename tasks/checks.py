@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prefect import task
 
-from tasks.policies import CACHED
-from tasks.video import SubtitleFiles
 from vidp.detect import Detection
 from vidp.quality import check_outputs, cues_frame, detections_frame
 from vidp.subtitles import Cue, parse_srt
+from vidp.tasks.policies import CACHED
+from vidp.tasks.video import SubtitleFiles
 
 __all__ = ["quality_gate"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prefect import task
 
-from tasks.policies import IO_RETRIES, retry_unless_rejected
 from vidp.errors import RejectedInput
 from vidp.ingest import StagedVideo, VideoRef, ingest
 from vidp.probe import MediaInfo, probe
 from vidp.settings import get_settings
+from vidp.tasks.policies import IO_RETRIES, retry_unless_rejected
 
 __all__ = ["ingest_video", "probe_video"]
 

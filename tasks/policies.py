@@ -12,11 +12,13 @@ from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
 from prefect.states import State
 
+from vidp.devices import resolve_device
 from vidp.errors import RejectedInput
 from vidp.settings import get_settings
+from vidp.whisper_model import whisper_precision
 from vidp.workfiles import files_scope, machine_scope
 
-__all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "IO_RETRIES"]
+__all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "ON_MODEL_RUNTIME", "IO_RETRIES"]
 __all__ += ["model_slot", "retry_unless_rejected"]
 
 
@@ -28,6 +30,11 @@ def _machine_scope(_: TaskRunContext, inputs: dict[str, Any]) -> str:
     return machine_scope(inputs["video"])
 
 
+def _model_runtime(_: TaskRunContext, inputs: dict[str, Any]) -> str:
+    device = resolve_device(get_settings().device)
+    return f"{device}-{whisper_precision(device)}"
+
+
 # Inputs carry the video's SHA-256 (through VideoRef and WorkFile) and the parameters, so the
 # key is the video + parameters + the task's code: the same on every machine.
 # For tasks that return data.
@@ -37,6 +44,9 @@ CACHED = INPUTS + TASK_SOURCE
 CACHED_FILES = CACHED + CacheKeyFnPolicy(cache_key_fn=_files_scope)
 # For the 16 kHz audio, cheaper to remake than to move between machines.
 CACHED_ON_MACHINE = CACHED + CacheKeyFnPolicy(cache_key_fn=_machine_scope)
+# For model tasks, added to one of the above: the device and precision the models run at
+# (VIDP_DEVICE), since their results differ.
+ON_MODEL_RUNTIME = CacheKeyFnPolicy(cache_key_fn=_model_runtime)
 
 
 def model_slot() -> AbstractContextManager[object]:
@@ -49,7 +59,11 @@ def model_slot() -> AbstractContextManager[object]:
     return concurrency(name, occupy=1) if name else nullcontext()
 
 
-IO_RETRIES = {"retries": 3, "retry_delay_seconds": [2, 8, 30], "retry_jitter_factor": 0.5}
+IO_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [2, 8, 30],
+    "retry_jitter_factor": 0.5,
+}
 
 
 def retry_unless_rejected(task: Task, task_run: TaskRun, state: State) -> bool:

@@ -6,9 +6,9 @@ from typing import Any
 
 from prefect import task
 
-from tasks.policies import IO_RETRIES, retry_unless_rejected
 from vidp.manifest import Results, build_manifest
 from vidp.publish import publish, storage_for
+from vidp.tasks.policies import IO_RETRIES, retry_unless_rejected
 
 __all__ = ["publish_results"]
 

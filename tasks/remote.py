@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from prefect import task
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 
-from tasks.speech import Heard, keep_transcript
 from vidp.analysis import Analysis
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
+from vidp.tasks.speech import Heard, keep_transcript
 
 __all__ = ["analyze_remotely", "remote_speech"]
 
@@ -16,7 +17,7 @@ __all__ = ["analyze_remotely", "remote_speech"]
 @task
 def analyze_remotely(deployment: str, source: str, options: ProcessOptions) -> Analysis:
     """Start `deployment` for the same source and options, wait, and return its analysis."""
-    run = run_deployment(
+    run: FlowRun = run_deployment(  # type: ignore[assignment]  # a FlowRun, called sync
         deployment, parameters={"source": source, "options": options.model_dump()}, timeout=None
     )
     if run.state is None or not run.state.is_completed():

@@ -7,11 +7,17 @@ from pathlib import Path
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.policies import CACHED, CACHED_FILES, CACHED_ON_MACHINE, model_slot
 from vidp.audio import extract_audio, load_audio
 from vidp.ingest import VideoRef
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult, Transcript, identify_language, transcribe
+from vidp.tasks.policies import (
+    CACHED,
+    CACHED_FILES,
+    CACHED_ON_MACHINE,
+    ON_MODEL_RUNTIME,
+    model_slot,
+)
 from vidp.whisper_model import load_whisper, unload_whisper
 from vidp.workfiles import WorkFile, keep
 
@@ -31,7 +37,7 @@ def audio_track(video: VideoRef) -> WorkFile:
     return WorkFile.at(video, extract_audio(video.path, video.work_dir / "audio-16k.wav"))
 
 
-@task(cache_policy=CACHED)
+@task(cache_policy=CACHED + ON_MODEL_RUNTIME)
 def speechbrain_language(audio: WorkFile) -> LanguageResult:
     """The language from several windows of speech, by speechbrain's VoxLingua107 model."""
     samples = load_audio(audio.local())
@@ -39,7 +45,7 @@ def speechbrain_language(audio: WorkFile) -> LanguageResult:
         return identify_language(samples, get_settings().speechbrain_model)
 
 
-@task(cache_policy=CACHED_FILES)
+@task(cache_policy=CACHED_FILES + ON_MODEL_RUNTIME)
 def transcript(
     video: VideoRef, audio: WorkFile, language: LanguageResult | None, whisper_model: str
 ) -> Heard:

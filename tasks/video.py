@@ -5,8 +5,6 @@ from __future__ import annotations
 from prefect import task
 from pydantic import BaseModel
 
-from tasks.policies import CACHED_FILES
-from tasks.speech import Heard
 from vidp.encode import (
     Encode,
     FrameSample,
@@ -19,6 +17,8 @@ from vidp.ingest import VideoRef
 from vidp.outputs import OutputPlan
 from vidp.speech import Transcript
 from vidp.subtitles import build_cues, write_subtitles
+from vidp.tasks.policies import CACHED_FILES
+from vidp.tasks.speech import Heard
 from vidp.workfiles import WorkFile, keep
 
 __all__ = ["SubtitleFiles", "EncodedMedia", "subtitle_files", "encode_media", "final_video"]
@@ -74,7 +74,7 @@ def encode_media(
         for w, h in sizes
     ]
     burn = plan.one_pass and subtitles is not None and subtitles.cues > 0
-    if burn:
+    if burn and subtitles is not None:
         srt = subtitles.srt.local()
         encodes.append(Encode(video.work_dir / _burned_name(plan, subtitles), plan.final_size, srt))
     thumbs = None

@@ -170,15 +170,17 @@ def wait_until_up(proc: subprocess.Popen, url: str, log: Path, timeout_s: float)
         time.sleep(0.3)
 
 
-def vidp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the `vidp` CLI as a user would, in a subprocess; `env` adds to this environment."""
+def vidp(*args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the `vidp` CLI as a user would, in a subprocess; `env` adds to this environment (a
+    None value unsets the variable)."""
+    merged = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "vidp.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=REPO,
-        env={**os.environ, **(env or {})},
+        env={name: value for name, value in merged.items() if value is not None},
     )
 
 
@@ -466,7 +468,7 @@ def gateway_deployment(prefect_server: str) -> str:
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    from flows.process_video import process_video
+    from vidp.flows.process_video import process_video
 
     with get_client(sync_client=True) as client:
         try:
@@ -530,7 +532,7 @@ def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -
 
 def signed(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
     """Headers a sender holding `secret` attaches, signing at `at` (default now)."""
-    from gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+    from vidp.gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
     timestamp = int(time.time() if at is None else at)
     return {

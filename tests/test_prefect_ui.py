@@ -12,7 +12,7 @@ from conftest import ARTIFACTS, ui_url
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.process_video import process_video
+from vidp.flows.process_video import process_video
 from vidp.options import ProcessOptions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import inspect
 import json
 import logging
 import os
@@ -11,10 +12,11 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, Callable, NoReturn, Optional, get_args, get_origin
 
 import typer
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
 
@@ -31,13 +33,44 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-_FIELDS = ProcessOptions.model_fields
+
+@app.callback()
+def _offline_by_default() -> None:
+    # Prefect's analytics stay off unless the user turned them on: many machines that run this
+    # have no internet, and a failed send prints an error on stderr.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def _help(name: str) -> str:
-    field = _FIELDS[name]
-    default = field.default_factory() if field.default_factory else field.default
-    return f"{field.description} (env VIDP_{name.upper()}, default {default})"
+# Flags that read better than the field's name: one rendition per --resolution, repeated.
+_FLAGS = {"resolutions": ("--resolution", "-r")}
+
+
+def _option(name: str, field: FieldInfo) -> inspect.Parameter:
+    """The CLI option for one ProcessOptions field: its name, type or choices, description and
+    default; not given, the field's default applies."""
+    kind, listed = field.annotation, get_origin(field.annotation) is list
+    default = field.get_default(call_default_factory=True)
+    shown = ", ".join(default) if listed else (default if default != "" else "empty")
+    help_ = f"{field.description} (default: {shown})"
+    if listed:  # Typer takes lists of plain types only: pydantic checks the items' choices
+        kind = list[str]
+        help_ += f" Repeat for several: {' | '.join(get_args(get_args(field.annotation)[0]))}."
+    option = typer.Option(
+        *_FLAGS.get(name, (f"--{name.replace('_', '-')}",)), help=help_, show_default=False
+    )
+    annotation = Annotated[Optional[kind], option]  # type: ignore[valid-type]
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
+    )
+
+
+def _with_process_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command`, taking one option per ProcessOptions field in its `**options`."""
+    fixed = inspect.signature(command, eval_str=True).parameters.values()
+    params = [p for p in fixed if p.kind is not p.VAR_KEYWORD]
+    params += [_option(name, field) for name, field in ProcessOptions.model_fields.items()]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return command
 
 
 def _local_server() -> str | None:
@@ -72,17 +105,14 @@ def _prefect_api() -> Iterator[None]:
 
         server = TemporaryAPI()
         try:
-            import flows.process_video  # noqa: F401  (loads meanwhile)
+            import vidp.flows.process_video  # noqa: F401  (loads meanwhile)
 
             if not server.wait():
-                err.print(
-                    "vidp: failed: Prefect's temporary API server did not start (its error is "
-                    "above); run `prefect server start --background`, or set PREFECT_API_URL",
-                    markup=False,
-                    highlight=False,
-                    soft_wrap=True,
+                raise _Failed(
+                    1,
+                    "vidp: failed: Prefect's temporary API server did not start; run `prefect "
+                    "server start --background`, or set PREFECT_API_URL",
                 )
-                raise typer.Exit(1)
             with temporary_settings(updates={PREFECT_API_URL: server.url}):
                 yield
                 _deliver_logs_and_events()
@@ -100,21 +130,49 @@ def _deliver_logs_and_events() -> None:
     EventsWorker.drain_all(timeout=5)
 
 
+class _Failed(Exception):
+    """The run did not complete: exit with `code` after printing `line` alone on stderr."""
+
+    def __init__(self, code: int, line: str) -> None:
+        super().__init__(line)
+        self.code, self.line = code, line
+
+
 def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, Any]:
-    """Run the flow in this process; exit 2 with one line when the input is rejected."""
+    """Run the flow in this process; raise _Failed (code 2 when the input is rejected)."""
     limit_malloc_arenas()
     with _prefect_api():
-        from flows.process_video import process_video
+        from vidp.flows.process_video import process_video
 
+        _no_traceback_for_rejected_input()
         state = process_video(source=source, output=output, options=options, return_state=True)
         if state.is_completed():
             return state.result()
         error = state.result(raise_on_failure=False)
     if isinstance(error, RejectedInput):
-        err.print(f"vidp: rejected: {error}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
-    err.print(f"vidp: failed: {error}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+        raise _Failed(2, f"vidp: rejected: {error}")
+    raise _Failed(1, f"vidp: failed: {error}")
+
+
+class _WithoutRejectedInputTraceback(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], RejectedInput):
+            record.exc_info = record.exc_text = None  # the API's log handler has sent it already
+        return True
+
+
+def _no_traceback_for_rejected_input() -> None:
+    """Prefect's console log shows no traceback for a rejected input (its one-line reason
+    follows); the run's logs in Prefect keep it."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.addFilter(_WithoutRejectedInputTraceback())
+
+
+def _print_line(line: str) -> None:
+    err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -128,17 +186,23 @@ def _exit_now(code: int) -> NoReturn:
 
 
 @contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send everything written to fd 1, by Python or native code, to fd 2 meanwhile."""
+def _output_to(path: Path) -> Iterator[None]:
+    """Send everything written to fd 1 and 2 meanwhile, by Python or native code (TFLite, for
+    one) and by the processes started, to the file at `path`."""
     sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("ab") as out:
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
     try:
         yield
     finally:
         sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+        sys.stderr.flush()
+        for fd, copy in enumerate(saved, start=1):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def _folder(uri: str) -> str:
@@ -169,6 +233,7 @@ def _summary(manifest: dict[str, Any]) -> None:
 
 
 @app.command()
+@_with_process_options
 def process(
     source: Annotated[
         str, typer.Argument(help="Video to process: a local path, file:// URI or s3://bucket/key.")
@@ -179,71 +244,46 @@ def process(
             "--output", "-o", help="Where results go (env VIDP_OUTPUT, default ./vidp-output)."
         ),
     ] = None,
-    resolution: Annotated[
-        Optional[list[str]],
-        typer.Option("--resolution", "-r", help=_help("resolutions") + " Repeat for several."),
-    ] = None,
-    subtitles: Annotated[Optional[str], typer.Option(help=_help("subtitles"))] = None,
-    language: Annotated[Optional[str], typer.Option(help=_help("language"))] = None,
-    language_backend: Annotated[Optional[str], typer.Option(help=_help("language_backend"))] = None,
-    sample_fps: Annotated[Optional[float], typer.Option(help=_help("sample_fps"))] = None,
-    min_confidence: Annotated[Optional[float], typer.Option(help=_help("min_confidence"))] = None,
-    crf: Annotated[Optional[int], typer.Option(help=_help("crf"))] = None,
-    preset: Annotated[Optional[str], typer.Option(help=_help("preset"))] = None,
-    thumbnails: Annotated[Optional[int], typer.Option(help=_help("thumbnails"))] = None,
-    detector_weights: Annotated[Optional[str], typer.Option(help=_help("detector_weights"))] = None,
-    whisper_model: Annotated[Optional[str], typer.Option(help=_help("whisper_model"))] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")
     ] = False,
     refresh_cache: Annotated[
         bool, typer.Option(help="Recompute every step instead of reusing cached results.")
     ] = False,
+    **given: Any,
 ) -> None:
     """Process one video: animals, language, transcript, subtitles, renditions, final video."""
-    given = {
-        "resolutions": resolution,
-        "subtitles": subtitles,
-        "language": language,
-        "language_backend": language_backend,
-        "sample_fps": sample_fps,
-        "min_confidence": min_confidence,
-        "crf": crf,
-        "preset": preset,
-        "thumbnails": thumbnails,
-        "detector_weights": detector_weights,
-        "whisper_model": whisper_model,
-    }
     try:
         options = ProcessOptions(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(map(str, first["loc"]))
-        err.print(f"vidp: invalid option {where}: {first['msg']}", markup=False, highlight=False)
+        _print_line(f"vidp: invalid option {where}: {first['msg']}")
         raise typer.Exit(2) from None
     if refresh_cache:
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
-    if as_json:  # stderr carries only the one-line reason when something goes wrong
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "CRITICAL")
     try:
-        if as_json:
-            try:
-                with _stdout_to_stderr():  # libraries print; stdout carries the manifest alone
-                    manifest = _run(source, output, options)
-            finally:
-                logging.disable(logging.CRITICAL)  # exit-time notices would break one line
+        if as_json:  # stdout carries the manifest alone, stderr a failure's one line alone
+            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+            with tempfile.NamedTemporaryFile(prefix="vidp-process-", suffix=".log") as log:
+                try:
+                    with _output_to(Path(log.name)):
+                        manifest = _run(source, output, options)
+                finally:
+                    logging.disable(logging.CRITICAL)  # exit-time notices would add lines
             sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         else:
             _summary(_run(source, output, options))
-    except typer.Exit as done:
-        _exit_now(done.exit_code)
+    except _Failed as failed:
+        _print_line(failed.line)
+        _exit_now(failed.code)
     _exit_now(0)
 
 
 @app.command()
 def blocks() -> None:
     """Create or update vidp's Prefect blocks from AWS_* and VIDP_* variables (idempotent)."""
-    from blocks.register import register_blocks
+    from vidp.blocks.register import register_blocks
 
     for slug in register_blocks():
         Console().print(f"saved block {slug}", highlight=False)
@@ -257,7 +297,9 @@ def gateway(
     """Serve the webhook, upload and catalog API (OpenAPI at /docs) with uvicorn."""
     import uvicorn
 
-    uvicorn.run("gateway.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+    uvicorn.run(
+        "vidp.gateway.app:create_app", factory=True, host=host, port=port, proxy_headers=True
+    )
 
 
 catalog_app = typer.Typer(no_args_is_help=True, help="The video catalog's database.")
@@ -283,7 +325,7 @@ def pools(
     ] = "process",
 ) -> None:
     """Create or update the CPU and GPU work pools from deployments/work-pools/ (idempotent)."""
-    from deployments.pools import ensure_pools, model_limit
+    from vidp.deployments.pools import ensure_pools, model_limit
 
     if pool_type not in ("process", "docker", "kubernetes"):
         raise typer.BadParameter("use process, docker or kubernetes", param_hint="--type")
@@ -303,7 +345,7 @@ def deploy(
     project: Annotated[Path, typer.Option(help="The folder with prefect.yaml.")] = Path("."),
 ) -> None:
     """Register prefect.yaml's deployments; unset VIDP_* variables get their defaults."""
-    from deployments.deploy import deploy as run_deploy
+    from vidp.deployments.deploy import deploy as run_deploy
 
     run_deploy(project, name)
 
@@ -319,15 +361,14 @@ def demo(
 
     sample = Path(tempfile.mkdtemp(prefix="vidp-demo-")) / "vidp demo: cat & speech.mp4"
     make_demo_video(sample)
-    err.print(f"sample video: {sample}", markup=False, highlight=False, soft_wrap=True)
-    manifest = _run(str(sample), output, ProcessOptions())
+    _print_line(f"sample video: {sample}")
+    try:
+        manifest = _run(str(sample), output, ProcessOptions())
+    except _Failed as failed:
+        _print_line(failed.line)
+        raise typer.Exit(failed.code) from None
     _summary(manifest)
-    err.print(
-        f"results are in {_folder(manifest['final_video']['uri'])}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    _print_line(f"results are in {_folder(manifest['final_video']['uri'])}")
 
 
 if __name__ == "__main__":

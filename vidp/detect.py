@@ -112,8 +112,8 @@ class _Detector:
         except queue.Empty:
             with self._making:
                 more = self._made < self._limit
-                model = self._new() if more else None
-            model = model or self._idle.get()
+                made = self._new() if more else None
+            model = made or self._idle.get()
         try:
             yield model
         finally:
@@ -148,13 +148,16 @@ def detect_animals(
             (result,) = model.predict(
                 str(frame), conf=min_confidence, device=detector.device, verbose=False
             )
-            found += _animals(result, frame.name, time_s, min_confidence)
+            found += _animals(result, frame.name, time_s, min_confidence)  # type: ignore[arg-type]
     return found
 
 
 def _animals(result: Results, frame: str, time_s: float, min_confidence: float) -> list[Detection]:
     """The animal boxes of one frame's result."""
-    labels = [result.names[int(cls)] for cls in result.boxes.cls.tolist()]
+    boxes = result.boxes
+    if boxes is None:  # a model that does not detect (classification, say)
+        return []
+    labels = [result.names[int(cls)] for cls in boxes.cls.tolist()]
     return [
         Detection(
             label=label,
@@ -163,9 +166,7 @@ def _animals(result: Results, frame: str, time_s: float, min_confidence: float) 
             frame=frame,
             box=tuple(round(v, 1) for v in box),
         )
-        for label, conf, box in zip(
-            labels, result.boxes.conf.tolist(), result.boxes.xyxy.tolist(), strict=True
-        )
+        for label, conf, box in zip(labels, boxes.conf.tolist(), boxes.xyxy.tolist(), strict=True)
         if label in ANIMAL_LABELS and conf >= min_confidence
     ]
 

@@ -145,7 +145,7 @@ def ingest(uri: str) -> StagedVideo:
     try:
         with incoming.open("wb") as out:
             sink = _HashingSink(out)
-            fetch(uri, sink)
+            fetch(uri, sink)  # type: ignore[arg-type]  # a write-only binary file
         size = sink.size
         if size == 0:
             raise EmptyFile(f"source is empty (0 bytes): {source_filename(uri)}")

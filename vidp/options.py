@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "Resolution",
@@ -25,17 +24,19 @@ Preset = Literal[
 RESOLUTION_HEIGHTS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}
 
 
-class ProcessOptions(BaseSettings):
-    """How to process one video.
+class ProcessOptions(BaseModel):
+    """How to process one video: the flow's `options` parameter, the deployment's form in the
+    UI and `vidp process`'s options, all from these fields.
 
-    A field not given takes its `VIDP_*` environment variable (`crf` is `VIDP_CRF`, lists as JSON:
-    `VIDP_RESOLUTIONS='["480p","720p"]'`), else the default here.
+    The defaults are constants, whatever the environment. What a machine decides (the device and
+    precision, the models used when these leave them empty) is in `vidp.settings`; the flow
+    resolves it and hands it to the tasks, so it is part of their cache keys.
     """
 
-    model_config = SettingsConfigDict(env_prefix="VIDP_", extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
     resolutions: list[Resolution] = Field(
-        default_factory=lambda: ["480p"],
+        default_factory=lambda: ["480p"],  # type: ignore[arg-type]  # a Resolution
         min_length=1,
         description="Downscaled renditions to make; a smaller source is never upscaled.",
     )
@@ -56,10 +57,14 @@ class ProcessOptions(BaseSettings):
     min_confidence: float = Field(0.5, ge=0, le=1, description="Lowest detection confidence kept.")
     thumbnails: int = Field(4, ge=0, le=20, description="Evenly spaced thumbnails to make.")
     detector_weights: str = Field(
-        "yolo11n.pt", description="Ultralytics YOLO weights: a name (downloaded) or a path."
+        "",
+        description="Ultralytics YOLO weights: a name (downloaded) or a path; empty: the "
+        "worker's VIDP_DETECTOR_WEIGHTS (default yolo11n.pt).",
     )
     whisper_model: str = Field(
-        "base", description="faster-whisper model: a size name, a hub id or a local directory."
+        "",
+        description="faster-whisper model: a size name, a hub id or a local directory; empty: "
+        "the worker's VIDP_WHISPER_MODEL (default base).",
     )
 
     @field_validator("resolutions")
@@ -85,7 +90,7 @@ class ProcessOptions(BaseSettings):
         return self.resolutions[-1]
 
 
-def resolve_model(name: str) -> str:
-    """A model option as given, or as an absolute path when it names a local file."""
-    path = Path(name).expanduser()
-    return str(path.resolve()) if path.exists() else name
+def resolve_model(name: str, default: str) -> str:
+    """The model an option names, else the machine's `default`; a local file as an absolute path."""
+    path = Path(name or default).expanduser()
+    return str(path.resolve()) if path.exists() else name or default

@@ -117,14 +117,17 @@ def _check_decodes(
     """
     last_s = max(0.0, duration_s - 1.0)
     reached, rotation = -1.0, None
+    time_base = video.time_base
+    if time_base is None:
+        raise CorruptMedia(f"{name} is truncated or corrupt: its video stream has no time base")
     try:
-        container.seek(int(last_s / video.time_base), stream=video, backward=True)
+        container.seek(int(last_s / time_base), stream=video, backward=True)
         for packet in container.demux(video):
             if rotation is None:
                 for frame in packet.decode():
                     rotation = int(frame.rotation)
             if packet.pts is not None and packet.duration is not None:
-                reached = max(reached, float((packet.pts + packet.duration) * video.time_base))
+                reached = max(reached, float((packet.pts + packet.duration) * time_base))
         if rotation is None:  # a decoder that holds frames back gives them up when flushed
             for frame in video.codec_context.decode(None):
                 rotation = int(frame.rotation)

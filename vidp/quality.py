@@ -45,12 +45,12 @@ def cues_frame(cues: list[Cue]) -> pd.DataFrame:
 def _suites(duration_s: float) -> dict[str, list[Expectation]]:
     import great_expectations.expectations as gxe
 
-    detections = [
+    detections: list[Expectation] = [
         gxe.ExpectColumnValuesToBeBetween(column="time_s", min_value=0, max_value=duration_s),
         gxe.ExpectColumnValuesToBeBetween(column="confidence", min_value=0, max_value=1),
         gxe.ExpectColumnValuesToNotBeNull(column="label"),
     ]
-    cues = [
+    cues: list[Expectation] = [
         gxe.ExpectColumnValuesToBeBetween(column="start", min_value=0, max_value=duration_s),
         gxe.ExpectColumnValuesToBeBetween(column="end", min_value=0, max_value=duration_s),
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end", column_B="start"),

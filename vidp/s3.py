@@ -54,7 +54,7 @@ def credentials() -> AwsCredentials | MinIOCredentials:
 
     name = get_settings().s3_credentials_block
     if name:
-        return Block.load(name)
+        return Block.load(name)  # type: ignore[return-value]  # the block named; sync here
     return AwsCredentials(aws_client_parameters=AwsClientParameters(config=_RETRIES))
 
 

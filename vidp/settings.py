@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     """Defaults that depend on the machine rather than on one video.
 
     Every field is also an environment variable: `work_dir` is `VIDP_WORK_DIR`. The per-video
-    options (`vidp.options.ProcessOptions`) read `VIDP_*` variables the same way.
+    options (`vidp.options.ProcessOptions`) are parameters and read none.
     """
 
     model_config = SettingsConfigDict(env_prefix="VIDP_", env_file=".env", extra="ignore")
@@ -39,6 +39,16 @@ class Settings(BaseSettings):
     models_dir: Path = Field(
         Path.home() / ".cache" / "vidp" / "models",
         description="Where model files assembled from installed packages are kept.",
+    )
+    detector_weights: str = Field(
+        "yolo11n.pt",
+        description="Ultralytics YOLO weights for runs whose options name none: a name "
+        "(downloaded on first use) or a path, such as a local file on an offline worker.",
+    )
+    whisper_model: str = Field(
+        "base",
+        description="faster-whisper model for runs whose options name none: a size name, a hub "
+        "id or a local directory.",
     )
     speechbrain_model: str = Field(
         "speechbrain/lang-id-voxlingua107-ecapa",

@@ -31,10 +31,11 @@ def test_image_has_the_app_ffmpeg_and_a_non_root_user(dockerfile: Path) -> None:
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and users[-1] not in ("root", "0"), "runs as a non-root user"
     assert "ffmpeg" in text and "WORKDIR /opt/vidp" in text and "VIDP_PROJECT_DIR=/opt/vidp" in text
-    packages = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"
-    ]
-    assert all(f"COPY {p} ./{p}" in text for p in packages), (
+    # The folders that install as vidp and its layers (package-dir).
+    folders = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"
+    ].values()
+    assert all(f"COPY {p} ./{p}" in text for p in folders), (
         "every package of the project is in the image"
     )
     for line in re.findall(r"^COPY (.+) \S+$", text, re.M):

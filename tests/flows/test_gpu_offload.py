@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,11 +14,12 @@ from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from flows.process_video import process_video
+from vidp.flows.process_video import process_video
+from vidp.manifest import manifest_schema
 from vidp.options import ProcessOptions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
+SCHEMA = manifest_schema()
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 from prefect.concurrency.sync import concurrency
 
-from tasks.animals import detect_batch, sample_video_frames
-from tasks.media import ingest_video
+from vidp.tasks.animals import detect_batch, sample_video_frames
+from vidp.tasks.media import ingest_video
 
 pytestmark = pytest.mark.integration
 

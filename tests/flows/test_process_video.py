@@ -12,7 +12,6 @@ from uuid import UUID
 import av
 import jsonschema
 import pytest
-from conftest import REPO
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -21,15 +20,16 @@ from prefect.client.schemas.filters import (
     FlowRunFilterId,
 )
 
-from flows.process_video import process_video
 from vidp import catalog
+from vidp.flows.process_video import process_video
+from vidp.manifest import manifest_schema
 from vidp.options import ProcessOptions
 from vidp.sample import asset, make_clip
 from vidp.settings import get_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
+SCHEMA = manifest_schema()
 HOSTILE = """cat's "video": [take 1] 50% é,x.mp4"""
 MODEL_AND_ENCODE_TASKS = {
     "encode_media",

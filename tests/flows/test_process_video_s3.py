@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
-from conftest import REPO
 
-from flows.process_video import process_video
+from vidp.flows.process_video import process_video
+from vidp.manifest import manifest_schema
 from vidp.options import ProcessOptions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
+SCHEMA = manifest_schema()
 
 
 def test_bucket_to_bucket(prefect_server: str, s3, cat_clip: Path) -> None:

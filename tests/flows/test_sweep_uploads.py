@@ -17,7 +17,7 @@ from vidp.sample import make_clip
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SWEEP = (
-    "import json, sys; from flows.sweep_uploads import sweep_uploads; "
+    "import json, sys; from vidp.flows.sweep_uploads import sweep_uploads; "
     "print(json.dumps(sweep_uploads(uploads='s3://uploads/sweep/', output='s3://results/swept')['summary']))"
 )
 

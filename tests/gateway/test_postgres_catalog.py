@@ -8,7 +8,7 @@ import httpx
 import pytest
 from conftest import API_KEY, Gateway, create_database, gateway_process, vidp
 
-from flows.process_video import process_video
+from vidp.flows.process_video import process_video
 from vidp.options import ProcessOptions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

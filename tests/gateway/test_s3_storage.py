@@ -12,7 +12,7 @@ import pytest
 from conftest import API_KEY, Gateway, gateway_process, stream_oversized_upload
 from prefect.client.orchestration import get_client
 
-from flows.process_video import process_video
+from vidp.flows.process_video import process_video
 from vidp.options import ProcessOptions
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ from conftest import (
     API_KEY,
     DEPLOYMENT,
     MAX_UPLOAD,
-    REPO,
     Gateway,
     flow_runs,
     gateway_process,
@@ -23,10 +21,12 @@ from conftest import (
     stream_oversized_upload,
 )
 
+from vidp.manifest import manifest_schema
+
 pytestmark = pytest.mark.integration
 
 AUTH = {"X-API-Key": API_KEY}
-SCHEMA_PATH = REPO.parent / "shared" / "contracts" / "manifest.schema.json"
+SCHEMA = manifest_schema()
 
 
 def upload(gateway: Gateway, name: str, data: bytes | Path, headers=AUTH, **fields: str):
@@ -138,7 +138,7 @@ def test_upload_to_stream_to_delete(gateway: Gateway, cat_clip: Path, tmp_path: 
         failed = _wait_for(gateway, broken["video_id"], "failed", timeout_s=120)
     assert failed["error"] and "\n" not in failed["error"], "the reason, in one line"
     manifest = detail["manifest"]
-    jsonschema.validate(manifest, json.loads(SCHEMA_PATH.read_text()))
+    jsonschema.validate(manifest, SCHEMA)
     assert [a["label"] for a in manifest["animals"]] == ["cat"] and detail["run"] is None
 
     listed = httpx.get(f"{gateway.url}/videos", params={"status": "completed"}, headers=AUTH).json()

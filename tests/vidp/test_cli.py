@@ -13,13 +13,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REPO, free_port, vidp
+from conftest import free_port, vidp
 
 from vidp.ffmpeg import run_ffmpeg
+from vidp.manifest import manifest_schema
 from vidp.sample import make_clip
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-SCHEMA = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
+SCHEMA = manifest_schema()
 
 
 def test_json_run_prints_only_the_manifest(
@@ -38,12 +39,15 @@ def test_json_run_prints_only_the_manifest(
         "2",
         "--min-confidence",
         "0.4",
+        "--thumbnails",
+        "2",
         "--json",
-        env={"VIDP_THUMBNAILS": "2", "VIDP_MIN_CONFIDENCE": "0.9"},  # an option given wins over env
+        env={"VIDP_CRF": "40", "VIDP_MIN_CONFIDENCE": "0.9"},  # options are not read from env
     )
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout)
     assert len(manifest["thumbnails"]) == 2 and manifest["parameters"]["thumbnails"] == 2
+    assert manifest["parameters"]["crf"] == 23
     jsonschema.validate(manifest, SCHEMA)
     assert manifest["animals"] == []  # a bus and people, no animal
     assert (
@@ -94,6 +98,16 @@ def test_rejected_input_exits_2_with_one_line_and_publishes_nothing(
     if before:  # no copy of the rejected file is kept in the work directory
         video_id = hashlib.sha256(before).hexdigest()[:16]
         assert not (Path(os.environ["VIDP_WORK_DIR"]) / video_id / "source").exists()
+
+
+def test_without_json_a_rejected_input_shows_its_reason_and_no_traceback(
+    bad_inputs, prefect_server: str, tmp_path: Path
+) -> None:
+    source, _ = bad_inputs["not media"]
+    done = vidp("process", str(source), "--output", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("vidp: rejected: ")
 
 
 def test_unsupported_output_is_rejected_before_any_work(
@@ -182,17 +196,29 @@ with get_client(sync_client=True) as client:
 """
 
 
-def test_with_no_server_every_log_of_the_run_is_kept(media_dir: Path, tmp_path: Path) -> None:
+def test_with_no_server_every_log_of_the_run_is_kept_and_stderr_is_quiet(
+    media_dir: Path, tmp_path: Path
+) -> None:
     """With no server anywhere, Prefect's temporary one is still up while the run's last logs
-    are delivered: the run's log in PREFECT_HOME ends with its final state."""
+    are delivered: the run's log in PREFECT_HOME ends with its final state. With --json the
+    terminal shows none of it, and analytics are off without being asked (no internet here:
+    a failed send would print an error)."""
     clip = make_clip(media_dir / "cli-alone.mp4", duration_s=2, size=(160, 90))
     env = {
         "PREFECT_API_URL": "",
         "PREFECT_HOME": str(tmp_path / "home"),
         "PREFECT_SERVER_API_PORT": str(free_port()),  # no server answers there
     }
-    done = vidp("process", str(clip), "--output", str(tmp_path / "out"), env=env)
-    assert done.returncode == 0, done.stderr
+    done = vidp(
+        "process",
+        str(clip),
+        "--output",
+        str(tmp_path / "out"),
+        "--json",
+        env={**env, "PREFECT_SERVER_ANALYTICS_ENABLED": None},
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout)["source"]["filename"] == "cli-alone.mp4"
     logs = subprocess.run(
         [sys.executable, "-c", _RUN_LOGS],
         capture_output=True,
@@ -218,9 +244,8 @@ def test_a_temporary_server_that_does_not_start_is_one_line_and_leaves_nothing(
     }
     done = vidp("process", str(clip), "--output", str(tmp_path / "out"), "--json", env=env)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.splitlines()[-1].startswith(
-        "vidp: failed: Prefect's temporary API server did not start"
-    ), done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("vidp: failed: Prefect's temporary API server did not start"), line
     assert not (tmp_path / "out").exists()
     servers = subprocess.run(["pgrep", "-f", "vidp.temporary_api"], capture_output=True)
     assert servers.stdout == b"", "the temporary server was left running"

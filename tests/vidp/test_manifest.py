@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import REPO
 
 from vidp.manifest import manifest_schema
 
+SHARED = REPO.parent / "shared" / "contracts" / "manifest.schema.json"
 
+
+@pytest.mark.skipif(
+    not SHARED.exists(), reason="the team's shared/contracts is not beside this clone"
+)
 def test_packaged_schema_is_the_shared_contract() -> None:
-    shared = json.loads((REPO.parent / "shared" / "contracts" / "manifest.schema.json").read_text())
-    assert manifest_schema() == shared
+    assert manifest_schema() == json.loads(SHARED.read_text())

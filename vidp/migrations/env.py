@@ -8,6 +8,7 @@ from sqlalchemy import create_engine
 from vidp.catalog import metadata
 
 url = context.config.get_main_option("sqlalchemy.url")
+assert url, "vidp.catalog sets sqlalchemy.url"
 if context.is_offline_mode():  # `alembic upgrade --sql`: print the SQL for a DBA
     context.configure(url=url, target_metadata=metadata, literal_binds=True)
     with context.begin_transaction():
