@@ -32,7 +32,7 @@ INSTALLED := build/installed
 check: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	rm -rf $(INSTALLED)
+	rm -rf build  # setuptools would reuse build/lib, deleted modules included
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --target $(INSTALLED) .
 	cd $(INSTALLED) && PYTHONPATH=. $(abspath $(BIN))/lint-imports $(CURDIR)/pyproject.toml
 	cd $(INSTALLED) && $(abspath $(BIN))/mypy --config-file $(CURDIR)/pyproject.toml

@@ -29,9 +29,7 @@ from vidp.speech import transcribe
 from vidp.whisper_model import load_whisper, unload_whisper
 
 # What a `vidp process` run imports before it works: its CLI, Prefect, and the flow's modules.
-IMPORTS = (
-    "import vidp.cli, prefect, vidp.flows.process_video, ultralytics, faster_whisper, great_expectations"
-)
+IMPORTS = "import vidp.cli, prefect, vidp.flows.process_video, ultralytics, faster_whisper, great_expectations"
 
 
 def imports() -> dict[str, float]:

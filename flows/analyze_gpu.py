@@ -18,7 +18,6 @@ from vidp.options import ProcessOptions, resolve_model
 from vidp.preload import preload
 from vidp.settings import get_settings
 from vidp.speech import Transcript
-from vidp.stages import StageClock
 from vidp.tasks.animals import sample_video_frames
 from vidp.tasks.media import ingest_video, probe_video
 
@@ -44,16 +43,14 @@ def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Anal
     """
     settings = get_settings()
     weights = resolve_model(options.detector_weights, settings.detector_weights)
-    clock = StageClock()
     staged = ingest_video(source)
     media = probe_video(staged.ref, staged.filename)
     frames = sample_video_frames.submit(staged.ref, options.sample_fps)
-    clock.track("media", frames)
     if still_working(frames):  # not a re-run served from the cache
         preload(weights, quality_gate=False)
     whisper = resolve_model(options.whisper_model, settings.whisper_model)
-    heard = submit_speech(staged.ref, media, options, whisper, clock)
-    detections = detect_frames(frames.result(), options, weights, clock)
+    heard = submit_speech(staged.ref, media, options, whisper)
+    detections = detect_frames(frames.result(), options, weights)
     said = value(heard)
     return Analysis(
         detections=detections,

@@ -14,7 +14,6 @@ from vidp.options import ProcessOptions
 from vidp.probe import MediaInfo
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult
-from vidp.stages import StageClock
 from vidp.tasks.animals import detect_batch
 from vidp.tasks.speech import Heard, audio_track, speechbrain_language, transcript
 from vidp.workfiles import WorkFile
@@ -41,7 +40,6 @@ def submit_speech(
     media: MediaInfo,
     options: ProcessOptions,
     whisper: str,
-    clock: StageClock,
 ) -> PrefectFuture[Heard] | Heard:
     """Submit audio -> transcript, in which Whisper identifies the language unless it is given
     or speechbrain identifies it first; a video without audio has nothing to hear."""
@@ -50,21 +48,15 @@ def submit_speech(
             language=LanguageResult(code=None, probability=None, method="none"), transcript=None
         )
     audio = audio_track.submit(video)
-    clock.track("audio", audio)
     language: LanguageResult | PrefectFuture[LanguageResult] | None = None
     if options.language != "auto":
         language = LanguageResult(code=options.language, probability=None, method="forced")
     elif options.language_backend == "speechbrain":
         language = speechbrain_language.submit(audio)
-        clock.track("language", language, after=("audio",))
-    heard = transcript.submit(video, audio, language, whisper)
-    clock.track("speech", heard, after=("audio", "language"))
-    return heard
+    return transcript.submit(video, audio, language, whisper)
 
 
-def detect_frames(
-    frames: list[WorkFile], options: ProcessOptions, weights: str, clock: StageClock
-) -> list[Detection]:
+def detect_frames(frames: list[WorkFile], options: ProcessOptions, weights: str) -> list[Detection]:
     """Detect in batches of frames, one mapped task each."""
     size = get_settings().detect_batch_size
     times = [frame_time(i, options.sample_fps) for i in range(len(frames))]
@@ -75,5 +67,4 @@ def detect_frames(
         unmapped(weights),
         unmapped(options.min_confidence),
     )
-    clock.track("detection", *batches, after=("media",))
     return [d for found in batches.result() for d in found]

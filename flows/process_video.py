@@ -21,15 +21,13 @@ from vidp.devices import resolve_device
 from vidp.encode import choose_encoder
 from vidp.flows.branches import detect_frames, still_working, submit_speech, value
 from vidp.ingest import StagedVideo, source_filename
-from vidp.manifest import FinalFile, RenditionFile, Results
 from vidp.options import ProcessOptions, resolve_model
 from vidp.outputs import burn_in_first_pass, plan_outputs
 from vidp.preload import preload
 from vidp.publish import check_output
 from vidp.report import detections_table, markdown_report
 from vidp.settings import get_settings
-from vidp.speech import Transcript, require_backend
-from vidp.stages import StageClock
+from vidp.speech import require_backend
 from vidp.tasks.animals import summarize
 from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_running
 from vidp.tasks.checks import quality_gate
@@ -37,7 +35,7 @@ from vidp.tasks.media import ingest_video, probe_video
 from vidp.tasks.publish import publish_results
 from vidp.tasks.remote import analyze_remotely, remote_speech
 from vidp.tasks.speech import Heard
-from vidp.tasks.video import SubtitleFiles, encode_media, final_video, subtitle_files
+from vidp.tasks.video import encode_media, final_video, subtitle_files
 
 __all__ = ["process_video"]
 
@@ -81,11 +79,9 @@ def process_video(
     require_backend(options.language_backend)
     check_output(output)
     encoder = choose_encoder(settings.encoder)
-    clock, progress = StageClock(), _Progress()
+    progress = _Progress()
 
-    ingested = ingest_video.submit(source)
-    clock.track("ingest", ingested)
-    staged = ingested.result()
+    staged = ingest_video(source)
     with _catalog_entry(staged):  # from here on, a failure is recorded with its reason
         video = staged.ref
         media = probe_video(video, staged.filename)
@@ -97,24 +93,21 @@ def process_video(
         remote = None
         if settings.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
             remote = analyze_remotely.submit(settings.gpu_deployment, source, options)
-            clock.track("gpu_analysis", remote)
             heard = remote_speech.submit(video, remote, whisper)
         else:
-            heard = submit_speech(video, media, options, whisper, clock)
-        subs_f = subtitle_files.submit(video, heard, media.duration_s)
-        clock.track("subtitles", subs_f, after=("speech", "gpu_analysis"))
+            heard = submit_speech(video, media, options, whisper)
+        subtitles = subtitle_files.submit(video, heard, media.duration_s)
         on_gpu = remote is not None or resolve_device(settings.device) == "cuda"
-        burn_first = burn_in_first_pass(settings.encode_passes, on_gpu)
-        plan = plan_outputs(media, options, encoder, burn_first)
+        plan = plan_outputs(
+            media, options, encoder, burn_in_first_pass(settings.encode_passes, on_gpu)
+        )
         # One decode of the source makes every picture; with `one_pass` it waits for the
         # subtitles and burns the final video too.
-        encoded_f = encode_media.submit(video, plan, subs_f if plan.one_pass else None)
-        clock.track("media", encoded_f, after=("subtitles",) if plan.one_pass else ())
-        final = final_video.submit(video, plan, subs_f, heard, encoded_f)
-        clock.track("final_video", final, after=("media", "subtitles"))
+        encoded_f = encode_media.submit(video, plan, subtitles if plan.one_pass else None)
+        final = final_video.submit(video, plan, subtitles, heard, encoded_f)
         # The detector and the quality gate load while the encode works, not while Whisper
         # does (it needs the cores), and not on a re-run served from the cache.
-        subs_f.wait()
+        subtitles.wait()
         if remote is None and still_working(encoded_f):
             preload(weights)
 
@@ -122,56 +115,20 @@ def process_video(
         if remote is not None:  # its detections name frames as they are named here
             detections = remote.result().detections
         else:
-            detections = detect_frames(encoded.frames, options, weights, clock)
-        animals_f = summarize.submit(video, encoded.frames, detections)
-        clock.track("detection", animals_f)
-        animals = animals_f.result()
+            detections = detect_frames(encoded.frames, options, weights)
+        animals = summarize.submit(video, encoded.frames, detections).result()
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
         said: Heard = value(heard)
-        subs: SubtitleFiles | None = value(subs_f)
         progress(60, f"language: {said.language.code or 'none'}")
-        gate = quality_gate.submit(detections, subs, media.duration_s)
-        clock.track("quality", gate, after=("detection", "subtitles"))
-        gate.result()
-        final_file, final_mode = final.result()
+        quality_gate.submit(detections, subtitles, media.duration_s).result()
+        made = final.result()
         progress(85, "encoded")
 
-        words = Transcript.load(said.transcript.local()) if said.transcript else None
-        results = Results(
-            source=staged,
-            media=media,
-            language=said.language,
-            animals=animals.summaries,
-            animal_images=animals.crops,
-            transcript=said.transcript,
-            segments=len(words.segments) if words else 0,
-            words=words.word_count if words else 0,
-            srt=subs.srt if subs else None,
-            vtt=subs.vtt if subs else None,
-            renditions=[
-                RenditionFile(
-                    label=label, file=encoded.renditions[label], width=w, height=h, encoder=encoder
-                )
-                for label, (w, h) in plan.renditions.items()
-            ],
-            final=FinalFile(
-                label=plan.final_label,
-                file=final_file,
-                width=plan.final_size[0],
-                height=plan.final_size[1],
-                encoder=encoder,
-                subtitles=final_mode,
-            ),
-            thumbnails=encoded.thumbnails,
-            parameters={
-                **options.model_dump(),
-                "source": source,
-                "output": output,
-                "detector_weights": weights,
-                "whisper_model": whisper,
-            },
+        parameters = {**options.model_dump(), "source": source, "output": output}
+        parameters |= {"detector_weights": weights, "whisper_model": whisper}
+        manifest = publish_results(
+            output, staged, media, said, animals, value(subtitles), encoded, made, plan, parameters
         )
-        manifest = publish_results(output, results, clock.timings())
         catalog_published(manifest)
         progress(100, f"published {manifest['final_video']['uri']}")
         _artifacts(manifest, detections)

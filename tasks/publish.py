@@ -2,23 +2,97 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from prefect import task
+from prefect.context import FlowRunContext
 
-from vidp.manifest import Results, build_manifest
+from vidp.ingest import StagedVideo
+from vidp.manifest import FinalFile, RenditionFile, Results, build_manifest
+from vidp.outputs import OutputPlan
+from vidp.probe import MediaInfo
 from vidp.publish import publish, storage_for
+from vidp.speech import Transcript
+from vidp.tasks.animals import Animals
 from vidp.tasks.policies import IO_RETRIES, retry_unless_rejected
+from vidp.tasks.speech import Heard
+from vidp.tasks.video import EncodedMedia, SubtitleFiles
+from vidp.workfiles import WorkFile
 
 __all__ = ["publish_results"]
 
 
 @task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected)
-def publish_results(output: str, results: Results, timings_s: dict[str, float]) -> dict[str, Any]:
+def publish_results(
+    output: str,
+    staged: StagedVideo,
+    media: MediaInfo,
+    heard: Heard,
+    animals: Animals,
+    subtitles: SubtitleFiles | None,
+    encoded: EncodedMedia,
+    final: tuple[WorkFile, str],
+    plan: OutputPlan,
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
     """Copy the outputs under `<output>/<video_id>/` and write `manifest.json` last."""
-    storage = storage_for(output, results.source.ref.video_id)
+    results = _results(staged, media, heard, animals, subtitles, encoded, final, plan, parameters)
+    # The run's stages have Prefect's own timestamps (its UI, `bench/timeline.py`); the
+    # manifest keeps the whole run's seconds.
+    run = FlowRunContext.get()
+    timings_s = (
+        {"total": (datetime.now(timezone.utc) - run.start_time).total_seconds()}
+        if run
+        else {"total": 0.0}
+    )
+    storage = storage_for(output, staged.ref.video_id)
     return publish(
         storage,
         {key: file.local() for key, file in results.files().items()},
         lambda uris, links: build_manifest(results, uris, links, timings_s),
+    )
+
+
+def _results(
+    staged: StagedVideo,
+    media: MediaInfo,
+    heard: Heard,
+    animals: Animals,
+    subtitles: SubtitleFiles | None,
+    encoded: EncodedMedia,
+    final: tuple[WorkFile, str],
+    plan: OutputPlan,
+    parameters: dict[str, Any],
+) -> Results:
+    """Everything the run made, as the manifest describes it."""
+    words = Transcript.load(heard.transcript.local()) if heard.transcript else None
+    final_file, final_mode = final
+    return Results(
+        source=staged,
+        media=media,
+        language=heard.language,
+        animals=animals.summaries,
+        animal_images=animals.crops,
+        transcript=heard.transcript,
+        segments=len(words.segments) if words else 0,
+        words=words.word_count if words else 0,
+        srt=subtitles.srt if subtitles else None,
+        vtt=subtitles.vtt if subtitles else None,
+        renditions=[
+            RenditionFile(
+                label=label, file=encoded.renditions[label], width=w, height=h, encoder=plan.encoder
+            )
+            for label, (w, h) in plan.renditions.items()
+        ],
+        final=FinalFile(
+            label=plan.final_label,
+            file=final_file,
+            width=plan.final_size[0],
+            height=plan.final_size[1],
+            encoder=plan.encoder,
+            subtitles=final_mode,
+        ),
+        thumbnails=encoded.thumbnails,
+        parameters=parameters,
     )

@@ -153,7 +153,8 @@ class TestFirstRun:
             assert (video.codec_context.width, video.codec_context.height) == (854, 480)
             assert container.streams.audio[0].codec_context.name == "aac"
         assert len(manifest["thumbnails"]) == 4
-        assert set(manifest["timings_s"]) >= {"total", "media", "detection", "speech"}
+        # Stage times are Prefect's own (the run's task runs); the manifest has the run's total.
+        assert set(manifest["timings_s"]) == {"total"} and manifest["timings_s"]["total"] > 1
 
     def test_run_is_named_after_the_file_and_shows_artifacts(self, first_run) -> None:
         manifest, run_id, _ = first_run
