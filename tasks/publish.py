@@ -37,38 +37,9 @@ def publish_results(
     parameters: dict[str, Any],
 ) -> dict[str, Any]:
     """Copy the outputs under `<output>/<video_id>/` and write `manifest.json` last."""
-    results = _results(staged, media, heard, animals, subtitles, encoded, final, plan, parameters)
-    # The run's stages have Prefect's own timestamps (its UI, `bench/timeline.py`); the
-    # manifest keeps the whole run's seconds.
-    run = FlowRunContext.get()
-    timings_s = (
-        {"total": (datetime.now(timezone.utc) - run.start_time).total_seconds()}
-        if run
-        else {"total": 0.0}
-    )
-    storage = storage_for(output, staged.ref.video_id)
-    return publish(
-        storage,
-        {key: file.local() for key, file in results.files().items()},
-        lambda uris, links: build_manifest(results, uris, links, timings_s),
-    )
-
-
-def _results(
-    staged: StagedVideo,
-    media: MediaInfo,
-    heard: Heard,
-    animals: Animals,
-    subtitles: SubtitleFiles | None,
-    encoded: EncodedMedia,
-    final: tuple[WorkFile, str],
-    plan: OutputPlan,
-    parameters: dict[str, Any],
-) -> Results:
-    """Everything the run made, as the manifest describes it."""
     words = Transcript.load(heard.transcript.local()) if heard.transcript else None
     final_file, final_mode = final
-    return Results(
+    results = Results(
         source=staged,
         media=media,
         language=heard.language,
@@ -95,4 +66,14 @@ def _results(
         ),
         thumbnails=encoded.thumbnails,
         parameters=parameters,
+    )
+    # The run's stages have Prefect's own timestamps (its UI, `bench/timeline.py`); the
+    # manifest keeps the whole run's seconds.
+    run, now = FlowRunContext.get(), datetime.now(timezone.utc)
+    timings_s = {"total": (now - (run.start_time if run else now)).total_seconds()}
+    storage = storage_for(output, staged.ref.video_id)
+    return publish(
+        storage,
+        {key: file.local() for key, file in results.files().items()},
+        lambda uris, links: build_manifest(results, uris, links, timings_s),
     )

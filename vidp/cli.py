@@ -186,15 +186,15 @@ def _exit_now(code: int) -> NoReturn:
 
 
 @contextmanager
-def _output_to(path: Path) -> Iterator[None]:
-    """Send everything written to fd 1 and 2 meanwhile, by Python or native code (TFLite, for
-    one) and by the processes started, to the file at `path`."""
+def _quiet_output() -> Iterator[None]:
+    """Drop everything written to fd 1 and 2 meanwhile, by Python or native code (TFLite, for
+    one) and by the processes started; the run's logs reach Prefect."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with path.open("ab") as out:
-        os.dup2(out.fileno(), 1)
-        os.dup2(out.fileno(), 2)
+    with open(os.devnull, "wb") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
     try:
         yield
     finally:
@@ -265,12 +265,11 @@ def process(
     try:
         if as_json:  # stdout carries the manifest alone, stderr a failure's one line alone
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-            with tempfile.NamedTemporaryFile(prefix="vidp-process-", suffix=".log") as log:
-                try:
-                    with _output_to(Path(log.name)):
-                        manifest = _run(source, output, options)
-                finally:
-                    logging.disable(logging.CRITICAL)  # exit-time notices would add lines
+            try:
+                with _quiet_output():
+                    manifest = _run(source, output, options)
+            finally:
+                logging.disable(logging.CRITICAL)  # exit-time notices would add lines
             sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         else:
             _summary(_run(source, output, options))
