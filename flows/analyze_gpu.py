@@ -12,14 +12,15 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from vidp.analysis import Analysis
-from vidp.flows.branches import detect_frames, still_working, submit_speech, value
 from vidp.ingest import source_filename
 from vidp.options import ProcessOptions, resolve_model
 from vidp.preload import preload
 from vidp.settings import get_settings
 from vidp.speech import Transcript
-from vidp.tasks.animals import sample_video_frames
+from vidp.tasks.animals import detect_frames, sample_video_frames
+from vidp.tasks.futures import still_working, value
 from vidp.tasks.media import ingest_video, probe_video
+from vidp.tasks.speech import submit_speech
 
 __all__ = ["analyze_gpu"]
 

@@ -17,24 +17,20 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from vidp.detect import Detection
-from vidp.devices import resolve_device
-from vidp.encode import choose_encoder
-from vidp.flows.branches import detect_frames, still_working, submit_speech, value
 from vidp.ingest import StagedVideo, source_filename
-from vidp.options import ProcessOptions, resolve_model
-from vidp.outputs import burn_in_first_pass, plan_outputs
+from vidp.options import ProcessOptions
 from vidp.preload import preload
-from vidp.publish import check_output
 from vidp.report import detections_table, markdown_report
+from vidp.run_config import configure_run
 from vidp.settings import get_settings
-from vidp.speech import require_backend
-from vidp.tasks.animals import summarize
+from vidp.tasks.animals import detect_frames, summarize
 from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_running
 from vidp.tasks.checks import quality_gate
+from vidp.tasks.futures import still_working, value
 from vidp.tasks.media import ingest_video, probe_video
 from vidp.tasks.publish import publish_results
 from vidp.tasks.remote import analyze_remotely, remote_speech
-from vidp.tasks.speech import Heard
+from vidp.tasks.speech import Heard, submit_speech
 from vidp.tasks.video import encode_media, final_video, subtitle_files
 
 __all__ = ["process_video"]
@@ -72,13 +68,7 @@ def process_video(
             empty means VIDP_OUTPUT.
         options: How to process it (resolutions, subtitles, language, detection, models).
     """
-    settings = get_settings()
-    output = output or settings.output
-    weights = resolve_model(options.detector_weights, settings.detector_weights)
-    whisper = resolve_model(options.whisper_model, settings.whisper_model)
-    require_backend(options.language_backend)
-    check_output(output)
-    encoder = choose_encoder(settings.encoder)
+    run = configure_run(source, output, options, get_settings())
     progress = _Progress()
 
     staged = ingest_video(source)
@@ -91,16 +81,13 @@ def process_video(
 
         # Everything below overlaps; futures passed as inputs are waited for by Prefect.
         remote = None
-        if settings.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
-            remote = analyze_remotely.submit(settings.gpu_deployment, source, options)
-            heard = remote_speech.submit(video, remote, whisper)
+        if run.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
+            remote = analyze_remotely.submit(run.gpu_deployment, source, options)
+            heard = remote_speech.submit(video, remote, run.whisper_model)
         else:
-            heard = submit_speech(video, media, options, whisper)
+            heard = submit_speech(video, media, options, run.whisper_model)
         subtitles = subtitle_files.submit(video, heard, media.duration_s)
-        on_gpu = remote is not None or resolve_device(settings.device) == "cuda"
-        plan = plan_outputs(
-            media, options, encoder, burn_in_first_pass(settings.encode_passes, on_gpu)
-        )
+        plan = run.plan(media)
         # One decode of the source makes every picture; with `one_pass` it waits for the
         # subtitles and burns the final video too.
         encoded_f = encode_media.submit(video, plan, subtitles if plan.one_pass else None)
@@ -109,13 +96,13 @@ def process_video(
         # does (it needs the cores), and not on a re-run served from the cache.
         subtitles.wait()
         if remote is None and still_working(encoded_f):
-            preload(weights)
+            preload(run.detector_weights)
 
         encoded = encoded_f.result()
         if remote is not None:  # its detections name frames as they are named here
             detections = remote.result().detections
         else:
-            detections = detect_frames(encoded.frames, options, weights)
+            detections = detect_frames(encoded.frames, options, run.detector_weights)
         animals = summarize.submit(video, encoded.frames, detections).result()
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
         said: Heard = value(heard)
@@ -124,10 +111,8 @@ def process_video(
         made = final.result()
         progress(85, "encoded")
 
-        parameters = {**options.model_dump(), "source": source, "output": output}
-        parameters |= {"detector_weights": weights, "whisper_model": whisper}
         manifest = publish_results(
-            output, staged, media, said, animals, value(subtitles), encoded, made, plan, parameters
+            run, staged, media, said, animals, value(subtitles), encoded, made, plan
         )
         catalog_published(manifest)
         progress(100, f"published {manifest['final_video']['uri']}")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from prefect import task
+from prefect import task, unmapped
 from pydantic import BaseModel
 
 from vidp.detect import AnimalSummary, Detection, detect_animals, save_best_crops, summarize_animals
-from vidp.encode import FrameSample, encode_pass
+from vidp.encode import FrameSample, encode_pass, frame_time
 from vidp.ingest import VideoRef
+from vidp.options import ProcessOptions
+from vidp.settings import get_settings
 from vidp.tasks.policies import CACHED, CACHED_FILES, ON_MODEL_RUNTIME, model_slot
 from vidp.workfiles import WorkFile, keep
 
-__all__ = ["Animals", "sample_video_frames", "detect_batch", "summarize"]
+__all__ = ["Animals", "sample_video_frames", "detect_batch", "detect_frames", "summarize"]
 
 
 class Animals(BaseModel):
@@ -48,3 +50,17 @@ def summarize(video: VideoRef, frames: list[WorkFile], detections: list[Detectio
     return Animals(
         summaries=summaries, crops=dict(zip(crops, keep(video, list(crops.values())), strict=True))
     )
+
+
+def detect_frames(frames: list[WorkFile], options: ProcessOptions, weights: str) -> list[Detection]:
+    """Detect in batches of frames, one mapped task each."""
+    size = get_settings().detect_batch_size
+    times = [frame_time(i, options.sample_fps) for i in range(len(frames))]
+    starts = range(0, len(frames), size)
+    batches = detect_batch.map(
+        [frames[i : i + size] for i in starts],
+        [times[i : i + size] for i in starts],
+        unmapped(weights),
+        unmapped(options.min_confidence),
+    )
+    return [d for found in batches.result() for d in found]

@@ -13,6 +13,7 @@ from vidp.manifest import FinalFile, RenditionFile, Results, build_manifest
 from vidp.outputs import OutputPlan
 from vidp.probe import MediaInfo
 from vidp.publish import publish, storage_for
+from vidp.run_config import RunConfig
 from vidp.speech import Transcript
 from vidp.tasks.animals import Animals
 from vidp.tasks.policies import IO_RETRIES, retry_unless_rejected
@@ -25,7 +26,7 @@ __all__ = ["publish_results"]
 
 @task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected)
 def publish_results(
-    output: str,
+    run: RunConfig,
     staged: StagedVideo,
     media: MediaInfo,
     heard: Heard,
@@ -34,9 +35,8 @@ def publish_results(
     encoded: EncodedMedia,
     final: tuple[WorkFile, str],
     plan: OutputPlan,
-    parameters: dict[str, Any],
 ) -> dict[str, Any]:
-    """Copy the outputs under `<output>/<video_id>/` and write `manifest.json` last."""
+    """Copy the outputs under `<run.output>/<video_id>/` and write `manifest.json` last."""
     words = Transcript.load(heard.transcript.local()) if heard.transcript else None
     final_file, final_mode = final
     results = Results(
@@ -65,13 +65,13 @@ def publish_results(
             subtitles=final_mode,
         ),
         thumbnails=encoded.thumbnails,
-        parameters=parameters,
+        parameters=run.manifest_parameters(),
     )
     # The run's stages have Prefect's own timestamps (its UI, `bench/timeline.py`); the
     # manifest keeps the whole run's seconds.
-    run, now = FlowRunContext.get(), datetime.now(timezone.utc)
-    timings_s = {"total": (now - (run.start_time if run else now)).total_seconds()}
-    storage = storage_for(output, staged.ref.video_id)
+    context, now = FlowRunContext.get(), datetime.now(timezone.utc)
+    timings_s = {"total": (now - (context.start_time if context else now)).total_seconds()}
+    storage = storage_for(run.output, staged.ref.video_id)
     return publish(
         storage,
         {key: file.local() for key, file in results.files().items()},

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import task
+from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
 from vidp.audio import extract_audio, load_audio
 from vidp.ingest import VideoRef
+from vidp.options import ProcessOptions
+from vidp.probe import MediaInfo
 from vidp.settings import get_settings
 from vidp.speech import LanguageResult, Transcript, identify_language, transcribe
 from vidp.tasks.policies import (
@@ -21,7 +24,14 @@ from vidp.tasks.policies import (
 from vidp.whisper_model import load_whisper, unload_whisper
 from vidp.workfiles import WorkFile, keep
 
-__all__ = ["Heard", "audio_track", "speechbrain_language", "transcript", "keep_transcript"]
+__all__ = [
+    "Heard",
+    "audio_track",
+    "speechbrain_language",
+    "transcript",
+    "submit_speech",
+    "keep_transcript",
+]
 
 
 class Heard(BaseModel):
@@ -58,6 +68,27 @@ def transcript(
         heard, text = transcribe(samples, load_whisper(whisper_model), language)
     unload_whisper()
     return Heard(language=heard, transcript=keep_transcript(video, text, whisper_model))
+
+
+def submit_speech(
+    video: VideoRef,
+    media: MediaInfo,
+    options: ProcessOptions,
+    whisper: str,
+) -> PrefectFuture[Heard] | Heard:
+    """Submit audio -> transcript, in which Whisper identifies the language unless it is given
+    or speechbrain identifies it first; a video without audio has nothing to hear."""
+    if not media.has_audio:
+        return Heard(
+            language=LanguageResult(code=None, probability=None, method="none"), transcript=None
+        )
+    audio = audio_track.submit(video)
+    language: LanguageResult | PrefectFuture[LanguageResult] | None = None
+    if options.language != "auto":
+        language = LanguageResult(code=options.language, probability=None, method="forced")
+    elif options.language_backend == "speechbrain":
+        language = speechbrain_language.submit(audio)
+    return transcript.submit(video, audio, language, whisper)
 
 
 def keep_transcript(video: VideoRef, text: Transcript, whisper_model: str) -> WorkFile | None:
