@@ -312,7 +312,7 @@ def prefect_server(prefect_server_log: Path, postgres: str) -> Iterator[str]:
     system would. At the end of the session its log must hold no error from any service.
 
     Not SQLite: Prefect's late-runs service logs "database is locked" there when several runs go
-    late at once, as those these tests leave on pools no worker serves do. The README's SQLite
+    late at once, as those these tests leave on pools no worker serves do. The docs' SQLite
     server has tests/test_one_machine.py.
     """
     database = create_database(postgres, "prefect")

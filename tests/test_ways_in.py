@@ -1,7 +1,7 @@
 """Every way a video gets into vidp ends in a published manifest, through Prefect's real services
 and a real process worker: `prefect deployment run`, the UI's run form, an upload event (the
 deployment's trigger) and a signed bucket notification to the gateway. The schedule, the fourth
-way, is the README's one-machine path: tests/test_one_machine.py."""
+way, is the docs' one-machine path: tests/test_one_machine.py."""
 
 from __future__ import annotations
 
