@@ -7,6 +7,7 @@ import inspect
 import json
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -279,13 +280,31 @@ def process(
     _exit_now(0)
 
 
+@contextmanager
+def _prefect_api_answers() -> Iterator[None]:
+    """A Prefect API that does not answer is one line and exit code 1, not a traceback."""
+    import httpx
+
+    try:
+        yield
+    except httpx.ConnectError as error:
+        from prefect.settings import PREFECT_API_URL
+
+        _print_line(
+            f"vidp: cannot reach the Prefect API at {PREFECT_API_URL.value()} ({error}): start "
+            "one (prefect server start; prefect server status --wait) or set PREFECT_API_URL"
+        )
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def blocks() -> None:
     """Create or update vidp's Prefect blocks from AWS_* and VIDP_* variables (idempotent)."""
     from vidp.blocks.register import register_blocks
 
-    for slug in register_blocks():
-        Console().print(f"saved block {slug}", highlight=False)
+    with _prefect_api_answers():
+        for slug in register_blocks():
+            Console().print(f"saved block {slug}", highlight=False)
 
 
 @app.command()
@@ -328,11 +347,12 @@ def pools(
 
     if pool_type not in ("process", "docker", "kubernetes"):
         raise typer.BadParameter("use process, docker or kubernetes", param_hint="--type")
-    for name in ensure_pools(pool_type):  # type: ignore[arg-type]
-        Console().print(
-            f"work pool {name} ({pool_type}) ready, model limit {model_limit(name)}",
-            highlight=False,
-        )
+    with _prefect_api_answers():
+        for name in ensure_pools(pool_type):  # type: ignore[arg-type]
+            Console().print(
+                f"work pool {name} ({pool_type}) ready, model limit {model_limit(name)}",
+                highlight=False,
+            )
 
 
 @app.command()
@@ -344,9 +364,20 @@ def deploy(
     project: Annotated[Path, typer.Option(help="The folder with prefect.yaml.")] = Path("."),
 ) -> None:
     """Register prefect.yaml's deployments; unset VIDP_* variables get their defaults."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
     from vidp.deployments.deploy import deploy as run_deploy
 
-    run_deploy(project, name)
+    if PREFECT_API_URL.value():  # fail here in one line rather than in `prefect deploy`
+        with _prefect_api_answers(), get_client(sync_client=True) as client:
+            if (error := client.api_healthcheck()) is not None:
+                raise error
+    try:
+        run_deploy(project, name)
+    except subprocess.CalledProcessError as failed:
+        _print_line(f"vidp: prefect deploy failed (exit code {failed.returncode}), see above")
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -249,3 +249,12 @@ def test_a_temporary_server_that_does_not_start_is_one_line_and_leaves_nothing(
     assert not (tmp_path / "out").exists()
     servers = subprocess.run(["pgrep", "-f", "vidp.temporary_api"], capture_output=True)
     assert servers.stdout == b"", "the temporary server was left running"
+
+
+@pytest.mark.parametrize("command", [["pools"], ["deploy"], ["blocks"]], ids=" ".join)
+def test_a_prefect_api_that_does_not_answer_is_one_line(command: list[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}/api"  # a server started but not answering yet
+    done = vidp(*command, env={"PREFECT_API_URL": url})
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"vidp: cannot reach the Prefect API at {url}"), line
