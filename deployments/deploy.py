@@ -8,6 +8,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from prefect.settings import get_current_settings
+
+from vidp.deployments.automations import ensure_crash_detection
+
 __all__ = ["DEFAULTS", "deploy_env", "deploy"]
 
 DEFAULTS = {
@@ -29,7 +33,8 @@ def deploy_env(env: Mapping[str, str], project: Path) -> dict[str, str]:
 
 
 def deploy(project: Path, names: list[str] | None = None) -> None:
-    """`prefect deploy` (all deployments, or `names`) from `project`, which holds prefect.yaml."""
+    """`prefect deploy` (all deployments, or `names`) from `project`, which holds prefect.yaml,
+    and the automation that finds runs whose worker died (at this environment's heartbeat)."""
     selection = [arg for name in names for arg in ("--name", name)] if names else ["--all"]
     subprocess.run(
         [sys.executable, "-m", "prefect", "--no-prompt", "deploy", *selection],
@@ -37,3 +42,4 @@ def deploy(project: Path, names: list[str] | None = None) -> None:
         env=deploy_env(os.environ, project),
         check=True,
     )
+    ensure_crash_detection(get_current_settings().flows.heartbeat_frequency or 180)

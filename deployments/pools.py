@@ -38,6 +38,7 @@ WORKER_ENV = (
     "VIDP_WORK_STORE",
     "VIDP_S3_CREDENTIALS_BLOCK",
     "VIDP_GPU_DEPLOYMENT",
+    "PREFECT_FLOWS_HEARTBEAT_FREQUENCY",  # the crash detection of `vidp deploy` expects it
 )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "InvalidParameters",
     "RunProgress",
     "StartedRun",
+    "existing_run",
     "require_deployment",
     "run_progress",
     "start_run",
@@ -78,6 +79,22 @@ async def start_run(
         state=run.state.name if run.state else "Scheduled",
         url=url_for("flow-run", run.id),
         source=parameters["source"],
+    )
+
+
+def existing_run(flow_run_id: str, source: str) -> StartedRun | None:
+    """A run started before, as `start_run` answers it; None when the server does not know it."""
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(flow_run_id))
+        except (ObjectNotFound, ValueError):
+            return None
+    return StartedRun(
+        flow_run_id=flow_run_id,
+        name=run.name,
+        state=run.state.name if run.state else "Scheduled",
+        url=url_for("flow-run", run.id),
+        source=source,
     )
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "Received",
     "UploadTooLarge",
     "delete_upload",
+    "still_stored",
     "looks_like_video",
     "receive_upload",
 ]
@@ -336,3 +337,12 @@ def delete_upload(uri: str) -> None:
     path.unlink(missing_ok=True)
     if path.parent.exists() and not any(path.parent.iterdir()):
         path.parent.rmdir()
+
+
+def still_stored(uri: str) -> bool:
+    """Whether the object or file at `uri` is still there."""
+    if uri.startswith("s3://"):
+        from vidp.sweep import current_version
+
+        return current_version(uri) is not None
+    return Path(uri).is_file()

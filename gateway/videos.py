@@ -15,8 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vidp import catalog
 from vidp.gateway.dependencies import Settings, deployment_ready, start
-from vidp.gateway.runs import RunProgress, StartedRun, run_progress
-from vidp.gateway.uploads import BadUpload, NotAVideo, UploadTooLarge, delete_upload, receive_upload
+from vidp.gateway.runs import RunProgress, StartedRun, existing_run, run_progress
+from vidp.gateway.uploads import (
+    BadUpload,
+    NotAVideo,
+    Received,
+    UploadTooLarge,
+    delete_upload,
+    receive_upload,
+    still_stored,
+)
 from vidp.publish import unpublish
 from vidp.s3 import presign
 from vidp.settings import get_settings
@@ -72,6 +80,11 @@ class Uploaded(BaseModel):
     size_bytes: int
     source: str = Field(description="Where the upload was stored: the run's source.")
     run: StartedRun
+    duplicate: bool = Field(
+        False,
+        description="These bytes were uploaded before: nothing new was stored or started; "
+        "`source` and `run` are the first upload's (answered 200, not 202).",
+    )
 
 
 def api_key(
@@ -136,6 +149,7 @@ def _video_uri(manifest: dict[str, Any], rendition: str | None) -> str:
     # The deployment is checked before the upload is read, so no upload waits for nothing.
     dependencies=[Authorized, Depends(deployment_ready)],
     responses={
+        200: {"description": "the same bytes were uploaded before: the first upload's run"},
         401: {"description": "missing or unknown X-API-Key"},
         413: {"description": "larger than VIDP_GATEWAY_MAX_UPLOAD_BYTES"},
         415: {"description": "not a video"},
@@ -143,9 +157,11 @@ def _video_uri(manifest: dict[str, Any], rendition: str | None) -> str:
     },
     openapi_extra=_UPLOAD_BODY,
 )
-async def upload(request: Request, settings: Settings) -> Uploaded:
+async def upload(request: Request, response: Response, settings: Settings) -> Uploaded:
     """Upload a video (multipart field `file`, optional `title` and comma-separated `tags`);
-    it is streamed to VIDP_GATEWAY_UPLOADS, then a run starts."""
+    it is streamed to VIDP_GATEWAY_UPLOADS, then a run starts. The same bytes again, while the
+    first upload is stored and its run has not failed, store nothing and start nothing: 200 with
+    the first upload's source and run."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 2**20:
         raise HTTPException(
@@ -165,6 +181,11 @@ async def upload(request: Request, settings: Settings) -> Uploaded:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(e)) from None
     except BadUpload as e:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
+    first = await anyio.to_thread.run_sync(_first_upload, received)
+    if first is not None:
+        await anyio.to_thread.run_sync(delete_upload, received.uri)
+        response.status_code = status.HTTP_200_OK
+        return first
     try:
         run = await start(request, settings, {"source": received.uri}, received.idempotency_key)
     except HTTPException:  # no run will read it: keep nothing
@@ -187,6 +208,28 @@ async def upload(request: Request, settings: Settings) -> Uploaded:
         size_bytes=received.size_bytes,
         source=received.uri,
         run=run,
+    )
+
+
+def _first_upload(received: Received) -> Uploaded | None:
+    """The answer to the first upload of these bytes, when it stands: stored by the gateway and
+    still there, its run known and not failed (a failed video is uploaded again to retry it)."""
+    entry = catalog.find(received.video_id)
+    first = entry.upload_uri if entry is not None else None
+    if entry is None or first is None or entry.status == "failed" or not entry.flow_run_id:
+        return None
+    if first != entry.source_uri or first == received.uri or not still_stored(first):
+        return None
+    run = existing_run(entry.flow_run_id, first)
+    if run is None:
+        return None
+    return Uploaded(
+        video_id=received.video_id,
+        status=entry.status,
+        size_bytes=received.size_bytes,
+        source=first,
+        run=run,
+        duplicate=True,
     )
 
 
@@ -217,7 +260,7 @@ def get_video(video_id: VideoId) -> VideoDetail:
             # The run ended before its flow could say so (its worker crashed, say): record it, so
             # the list agrees from now on.
             detail.status = "failed"
-            detail.error = f"run {detail.run.state.lower()}: {detail.run.message or 'no message'}"
+            detail.error = catalog.ended_unfinished(detail.run.state, detail.run.message)
             catalog.record_failed(video_id, detail.error)
     return detail
 

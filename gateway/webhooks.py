@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
@@ -15,11 +19,14 @@ from vidp.gateway.notifications import NotNotification, created_objects
 from vidp.gateway.runs import StartedRun
 from vidp.gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
 from vidp.settings import get_settings
-from vidp.sweep import plan_sweep
+from vidp.sweep import current_version, current_versions, plan_sweep
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+
+T = TypeVar("T")
+RETRY_AFTER_S = 30
 
 
 class RunsStarted(BaseModel):
@@ -108,6 +115,19 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+async def _from_bucket(call: Callable[..., T], *args: Any) -> T:
+    """An S3 call off the event loop. S3 failing (throttled, unreachable, denied) is 503 with
+    Retry-After: S3, MinIO and EventBridge deliver again, so no upload is dropped."""
+    try:
+        return await anyio.to_thread.run_sync(call, *args)
+    except (ClientError, BotoCoreError) as e:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"cannot read the bucket now: {e}",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from None
+
+
 @router.post(
     "/s3",
     status_code=status.HTTP_202_ACCEPTED,
@@ -119,15 +139,17 @@ async def s3_notification(
 ) -> RunsStarted:
     """An S3 or MinIO bucket notification: one `process-video` run per created video.
 
-    Idempotent: the same object version (bucket, key, ETag) always gives the same run.
+    Idempotent: the same object version (bucket, key, ETag) always gives the same run. Each
+    object is read as it is in the bucket now: one that is not there starts nothing.
     """
     try:
-        objects = created_objects(_json(body))
+        notified = created_objects(_json(body))
     except NotNotification as e:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
+    objects, gone = await _from_bucket(current_versions, notified)
     videos, ignored = plan_sweep(objects, get_settings().output)
     runs = [await start(request, settings, {"source": v.uri}, v.idempotency_key) for v in videos]
-    return RunsStarted(runs=runs, ignored=ignored)
+    return RunsStarted(runs=runs, ignored=gone | ignored)
 
 
 @router.post(
@@ -142,10 +164,29 @@ async def run_request(
     settings: Settings,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> RunsStarted:
-    """Start one run for `source`; the same `Idempotency-Key` always gives the same run."""
+    """Start one run for `source`. An s3:// source is keyed by its object version and the
+    parameters, as a sweep or a notification of that object is, so each way in finds the same
+    run; an object that is not there is 422. Other sources are keyed by `Idempotency-Key`."""
     try:
         asked = RunRequest.model_validate(_json(body))
     except ValueError as e:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+    key = idempotency_key
+    if asked.source.startswith("s3://"):
+        try:
+            found = await _from_bucket(current_version, asked.source)
+        except ValueError as e:  # not bucket and key
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+        if found is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY, f"no such object: {asked.source}"
+            )
+        key = found.idempotency_key + (f"/{_digest(asked.parameters)}" if asked.parameters else "")
     parameters = {**asked.parameters, "source": asked.source}
-    return RunsStarted(runs=[await start(request, settings, parameters, idempotency_key)])
+    return RunsStarted(runs=[await start(request, settings, parameters, key)])
+
+
+def _digest(parameters: dict[str, Any]) -> str:
+    """The same parameters, however they are ordered, give the same digest."""
+    text = json.dumps(parameters, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

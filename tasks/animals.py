@@ -10,7 +10,7 @@ from vidp.encode import FrameSample, encode_pass, frame_time
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
 from vidp.settings import get_settings
-from vidp.tasks.policies import CACHED, CACHED_FILES, ON_MODEL_RUNTIME, model_slot
+from vidp.tasks.policies import CACHED, CACHED_FILES, ON_MODEL_RUNTIME, STEP_TIMEOUT, model_slot
 from vidp.workfiles import WorkFile, keep
 
 __all__ = ["Animals", "sample_video_frames", "detect_batch", "detect_frames", "summarize"]
@@ -21,7 +21,7 @@ class Animals(BaseModel):
     crops: dict[str, WorkFile]  # label -> image of its best detection
 
 
-@task(cache_policy=CACHED_FILES)
+@task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
 def sample_video_frames(video: VideoRef, fps: float) -> list[WorkFile]:
     """Only the detector's frames from a decode of the source, where no encode is needed
     (`analyze-gpu`); they are named as `encode_media` names them."""
@@ -29,7 +29,7 @@ def sample_video_frames(video: VideoRef, fps: float) -> list[WorkFile]:
     return keep(video, encode_pass(video.path, None, frames=sample).frames)
 
 
-@task(cache_policy=CACHED + ON_MODEL_RUNTIME)
+@task(cache_policy=CACHED + ON_MODEL_RUNTIME, **STEP_TIMEOUT)
 def detect_batch(
     frames: list[WorkFile], times: list[float], weights: str, min_confidence: float
 ) -> list[Detection]:
@@ -39,7 +39,7 @@ def detect_batch(
         return detect_animals(paths, times, weights, min_confidence)
 
 
-@task(cache_policy=CACHED_FILES)
+@task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
 def summarize(video: VideoRef, frames: list[WorkFile], detections: list[Detection]) -> Animals:
     """Per-label counts, times and confidence, with an image of the best detection."""
     summaries = summarize_animals(detections)

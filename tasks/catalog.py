@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from prefect import task
+from prefect.client.orchestration import get_client
 
 from vidp import catalog
 from vidp.ingest import StagedVideo
 from vidp.manifest import manifest_uri
 from vidp.tasks.policies import IO_RETRIES
 
-__all__ = ["catalog_failed", "catalog_published", "catalog_running"]
+__all__ = ["catalog_failed", "catalog_published", "catalog_running", "catalog_run_ended"]
 
 
 @task(**IO_RETRIES)
@@ -30,3 +32,15 @@ def catalog_published(manifest: dict[str, Any]) -> None:
 def catalog_failed(video_id: str, reason: str) -> None:
     """The entry gets the reason the run failed."""
     catalog.record_failed(video_id, reason)
+
+
+@task(**IO_RETRIES)
+def catalog_run_ended(flow_run_id: str) -> list[str]:
+    """The entries of a run that ended unfinished (crashed, cancelled) get its state's message."""
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(flow_run_id)).state
+    if state is None or not (state.is_crashed() or state.is_cancelled()):
+        return []
+    return catalog.record_run_ended(
+        flow_run_id, catalog.ended_unfinished(state.name or state.type.value, state.message)
+    )

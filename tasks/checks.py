@@ -7,13 +7,13 @@ from prefect import task
 from vidp.detect import Detection
 from vidp.quality import check_outputs, cues_frame, detections_frame
 from vidp.subtitles import Cue, parse_srt
-from vidp.tasks.policies import CACHED
+from vidp.tasks.policies import CACHED, STEP_TIMEOUT
 from vidp.tasks.video import SubtitleFiles
 
 __all__ = ["quality_gate"]
 
 
-@task(cache_policy=CACHED)  # same outputs, same verdict
+@task(cache_policy=CACHED, **STEP_TIMEOUT)  # same outputs, same verdict
 def quality_gate(
     detections: list[Detection], subtitles: SubtitleFiles | None, duration_s: float
 ) -> int:

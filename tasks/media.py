@@ -8,18 +8,18 @@ from vidp.errors import RejectedInput
 from vidp.ingest import StagedVideo, VideoRef, ingest
 from vidp.probe import MediaInfo, probe
 from vidp.settings import get_settings
-from vidp.tasks.policies import IO_RETRIES, retry_unless_rejected
+from vidp.tasks.policies import IO_RETRIES, STEP_TIMEOUT, retry_unless_rejected
 
 __all__ = ["ingest_video", "probe_video"]
 
 
-@task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected)
+@task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected, **STEP_TIMEOUT)
 def ingest_video(source: str) -> StagedVideo:
     """Copy the source into the work directory and hash it."""
     return ingest(source)
 
 
-@task
+@task(**STEP_TIMEOUT)
 def probe_video(video: VideoRef, filename: str) -> MediaInfo:
     """Read duration, size, fps and codecs; reject what cannot be processed."""
     try:

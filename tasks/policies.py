@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -19,7 +20,7 @@ from vidp.whisper_model import whisper_precision
 from vidp.workfiles import files_scope, machine_scope
 
 __all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "ON_MODEL_RUNTIME", "IO_RETRIES"]
-__all__ += ["model_slot", "retry_unless_rejected"]
+__all__ += ["STEP_TIMEOUT", "StepTimedOut", "model_slot", "retry_unless_rejected"]
 
 
 def _files_scope(_: TaskRunContext, inputs: dict[str, Any]) -> str:
@@ -58,6 +59,26 @@ def model_slot() -> AbstractContextManager[object]:
     name = get_settings().model_limit
     return concurrency(name, occupy=1) if name else nullcontext()
 
+
+# Every step that works on the video: one that hangs (a stuck ffmpeg, a model that never returns
+# to Python) fails the run after VIDP_STEP_TIMEOUT_S rather than holding its worker forever.
+STEP_TIMEOUT: dict[str, Any] = {"timeout_seconds": get_settings().step_timeout_s}
+
+
+class StepTimedOut(RuntimeError):
+    """A step of the run ran past VIDP_STEP_TIMEOUT_S and was stopped."""
+
+
+class _TimeoutsInThreadsWork(logging.Filter):
+    """Prefect warns, for every task run with a timeout in a worker thread, that the timeout
+    cannot interrupt blocking calls. Ours block only in short sleeps (`run_ffmpeg` waits so), so
+    the warning would be noise in every run's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Timeout of %s seconds configured for this task")
+
+
+logging.getLogger("prefect.task_runs").addFilter(_TimeoutsInThreadsWork())
 
 IO_RETRIES: dict[str, Any] = {
     "retries": 3,

@@ -16,7 +16,7 @@ from vidp.publish import publish, storage_for
 from vidp.run_config import RunConfig
 from vidp.speech import Transcript
 from vidp.tasks.animals import Animals
-from vidp.tasks.policies import IO_RETRIES, retry_unless_rejected
+from vidp.tasks.policies import IO_RETRIES, STEP_TIMEOUT, retry_unless_rejected
 from vidp.tasks.speech import Heard
 from vidp.tasks.video import EncodedMedia, SubtitleFiles
 from vidp.workfiles import WorkFile
@@ -24,7 +24,7 @@ from vidp.workfiles import WorkFile
 __all__ = ["publish_results"]
 
 
-@task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected)
+@task(**IO_RETRIES, retry_condition_fn=retry_unless_rejected, **STEP_TIMEOUT)
 def publish_results(
     run: RunConfig,
     staged: StagedVideo,

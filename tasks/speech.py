@@ -19,6 +19,7 @@ from vidp.tasks.policies import (
     CACHED_FILES,
     CACHED_ON_MACHINE,
     ON_MODEL_RUNTIME,
+    STEP_TIMEOUT,
     model_slot,
 )
 from vidp.whisper_model import load_whisper, unload_whisper
@@ -41,13 +42,13 @@ class Heard(BaseModel):
     transcript: WorkFile | None
 
 
-@task(cache_policy=CACHED_ON_MACHINE)
+@task(cache_policy=CACHED_ON_MACHINE, **STEP_TIMEOUT)
 def audio_track(video: VideoRef) -> WorkFile:
     """16 kHz mono WAV, extracted once for every speech model."""
     return WorkFile.at(video, extract_audio(video.path, video.work_dir / "audio-16k.wav"))
 
 
-@task(cache_policy=CACHED + ON_MODEL_RUNTIME)
+@task(cache_policy=CACHED + ON_MODEL_RUNTIME, **STEP_TIMEOUT)
 def speechbrain_language(audio: WorkFile) -> LanguageResult:
     """The language from several windows of speech, by speechbrain's VoxLingua107 model."""
     samples = load_audio(audio.local())
@@ -55,7 +56,7 @@ def speechbrain_language(audio: WorkFile) -> LanguageResult:
         return identify_language(samples, get_settings().speechbrain_model)
 
 
-@task(cache_policy=CACHED_FILES + ON_MODEL_RUNTIME)
+@task(cache_policy=CACHED_FILES + ON_MODEL_RUNTIME, **STEP_TIMEOUT)
 def transcript(
     video: VideoRef, audio: WorkFile, language: LanguageResult | None, whisper_model: str
 ) -> Heard:

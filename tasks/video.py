@@ -17,7 +17,7 @@ from vidp.ingest import VideoRef
 from vidp.outputs import OutputPlan
 from vidp.speech import Transcript
 from vidp.subtitles import build_cues, write_subtitles
-from vidp.tasks.policies import CACHED_FILES
+from vidp.tasks.policies import CACHED_FILES, STEP_TIMEOUT
 from vidp.tasks.speech import Heard
 from vidp.workfiles import WorkFile, keep
 
@@ -40,7 +40,7 @@ class EncodedMedia(BaseModel):
     thumbnails: list[WorkFile]
 
 
-@task(cache_policy=CACHED_FILES)
+@task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
 def subtitle_files(video: VideoRef, heard: Heard, duration_s: float) -> SubtitleFiles | None:
     """SRT and WebVTT from the transcript's word times; None without speech."""
     if heard.transcript is None:
@@ -62,7 +62,7 @@ def _codec_slug(plan: OutputPlan) -> str:
     return f"{plan.encoder}-crf{plan.crf}-{plan.preset}"
 
 
-@task(cache_policy=CACHED_FILES)
+@task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
 def encode_media(
     video: VideoRef, plan: OutputPlan, subtitles: SubtitleFiles | None
 ) -> EncodedMedia:
@@ -103,7 +103,7 @@ def encode_media(
     )
 
 
-@task(cache_policy=CACHED_FILES)
+@task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
 def final_video(
     video: VideoRef,
     plan: OutputPlan,

@@ -513,8 +513,11 @@ def gateway_process(env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def gateway(gateway_deployment: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """A real `vidp gateway` under uvicorn, on the test Prefect server, storing uploads locally."""
+def gateway(
+    gateway_deployment: str, s3, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """A real `vidp gateway` under uvicorn, on the test Prefect server, storing uploads locally;
+    the objects notifications name are in the test S3 server's `uploads` bucket."""
     home = tmp_path_factory.mktemp("gateway")
     env = {
         **os.environ,
@@ -560,6 +563,11 @@ def notification(
     if minio:
         body = {"EventName": record["eventName"], "Key": f"uploads/{key}", **body}
     return json.dumps(body).encode()
+
+
+def put_upload(s3, key: str, data: bytes = b"not really a video") -> str:
+    """Put an object in the `uploads` bucket, as a user uploads one; return its ETag."""
+    return s3.put_object(Bucket="uploads", Key=key, Body=data)["ETag"].strip('"')
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:

@@ -199,6 +199,26 @@ def record_failed(video_id: str, reason: str) -> None:
         video.status, video.error = "failed", reason
 
 
+def ended_unfinished(state_name: str, message: str | None) -> str:
+    """The reason kept for a run that ended before its flow could record why."""
+    return f"run {state_name.lower()}: {message or 'no message'}"
+
+
+def record_run_ended(flow_run_id: str, reason: str) -> list[str]:
+    """Runs that ended without finishing (their worker died, they were cancelled) cannot say so
+    themselves: the entries still queued or running on `flow_run_id` get `reason`. Returns
+    their video ids."""
+    with session() as s:
+        videos = s.scalars(
+            select(Video).where(
+                Video.flow_run_id == flow_run_id, Video.status.in_(("queued", "running"))
+            )
+        ).all()
+        for video in videos:
+            video.status, video.error = "failed", reason
+        return [v.video_id for v in videos]
+
+
 def find(video_id: str) -> Video | None:
     with session() as s:
         return s.get(Video, video_id)

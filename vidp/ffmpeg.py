@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,8 +46,9 @@ def run_ffmpeg(
 ) -> None:
     """Run ffmpeg with `args`; raise FfmpegError with the tail of its log on failure or timeout.
 
-    `out`, when given, is appended as the output and appears only once complete. Prefect's task
-    timeouts cannot interrupt a subprocess, so every call carries its own limit.
+    `out`, when given, is appended as the output and appears only once complete. Whatever ends
+    the wait (its own limit, or a Prefect task timeout or cancellation raised in this thread,
+    which lands between the wait's short sleeps), ffmpeg is killed: none is left running.
     """
     if out is not None:
         with atomic_file(out) as draft:
@@ -55,10 +57,20 @@ def run_ffmpeg(
     timeout_s = timeout_s or get_settings().ffmpeg_timeout_s
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     logger.debug("running %s", cmd)
-    try:
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as e:
-        raise FfmpegError(f"ffmpeg ran past its {timeout_s:.0f} s limit: {' '.join(args)}") from e
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-5:]
-        raise FfmpegError(f"ffmpeg failed ({done.returncode}): {' | '.join(tail)}")
+    # Its log goes to a file, not a pipe: reading a pipe would block where nothing can interrupt.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired as e:
+            raise FfmpegError(
+                f"ffmpeg ran past its {timeout_s:.0f} s limit: {' '.join(args)}"
+            ) from e
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if proc.returncode != 0:
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip().splitlines()[-5:]
+            raise FfmpegError(f"ffmpeg failed ({proc.returncode}): {' | '.join(tail)}")

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     ffmpeg_timeout_s: float = Field(
         3600, gt=0, description="Wall-clock limit for any single ffmpeg call."
     )
+    step_timeout_s: float = Field(
+        3 * 3600,
+        gt=0,
+        description="Longest one step (task) of a run may take: Prefect's task timeout. A step "
+        "past it fails the run, and the ffmpeg it was waiting for is killed.",
+    )
     detect_batch_size: int = Field(16, ge=1, le=256, description="Frames per detector batch.")
     encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
         "auto",

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from vidp.s3 import bucket, parse_s3_uri
+from vidp.s3 import bucket, is_missing, parse_s3_uri
 
-__all__ = ["VIDEO_SUFFIXES", "UploadObject", "list_uploads", "plan_sweep"]
+__all__ = [
+    "VIDEO_SUFFIXES",
+    "UploadObject",
+    "current_version",
+    "current_versions",
+    "list_uploads",
+    "plan_sweep",
+]
 
 VIDEO_SUFFIXES = frozenset(
     {
@@ -58,6 +66,35 @@ def list_uploads(uploads: str) -> list[UploadObject]:
                 UploadObject(bucket=name, key=item["Key"], etag=item["ETag"], size=item["Size"])
             )
     return found
+
+
+def current_version(uri: str) -> UploadObject | None:
+    """The object at `s3://bucket/key` as it is now (its ETag and size), or None if there is none.
+    Other S3 errors (access, throttling) are raised: they say nothing about the object."""
+    name, key = parse_s3_uri(uri)
+    client = bucket(name).credentials.get_s3_client()
+    try:
+        head = client.head_object(Bucket=name, Key=key)
+    except ClientError as error:
+        if is_missing(error):
+            return None
+        raise
+    return UploadObject(bucket=name, key=key, etag=head["ETag"], size=head["ContentLength"])
+
+
+def current_versions(
+    objects: list[UploadObject],
+) -> tuple[list[UploadObject], dict[str, str]]:
+    """The objects a notification named, as they are now: a notification can be stale, forged or
+    replayed, but the bucket is the truth. Objects that are gone are returned with why."""
+    found: list[UploadObject] = []
+    gone: dict[str, str] = {}
+    for obj in objects:
+        if (now := current_version(obj.uri)) is None:
+            gone[obj.uri] = "no such object"
+        else:
+            found.append(now)
+    return found, gone
 
 
 def plan_sweep(

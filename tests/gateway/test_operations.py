@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import SECRET, Gateway, free_port, gateway_process, post, signed
+from conftest import SECRET, Gateway, free_port, gateway_process, post, put_upload, signed
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,8 @@ def test_healthz_names_what_is_down(gateway: Gateway, tmp_path) -> None:
     assert "\n" not in checks["database"]
 
 
-def test_metrics_count_requests_runs_and_rejects(gateway: Gateway) -> None:
+def test_metrics_count_requests_runs_and_rejects(gateway: Gateway, s3) -> None:
+    put_upload(s3, "metrics/clip.mp4")
     body = b'{"source": "s3://uploads/metrics/clip.mp4"}'
     post(f"{gateway.url}/webhooks/run", body, signed(body))
     post(f"{gateway.url}/webhooks/run", body, signed(body, secret=SECRET + "x"))

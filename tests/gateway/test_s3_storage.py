@@ -14,6 +14,7 @@ from prefect.client.orchestration import get_client
 
 from vidp.flows.process_video import process_video
 from vidp.options import ProcessOptions
+from vidp.sample import make_clip
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AUTH = {"X-API-Key": API_KEY}
@@ -34,11 +35,12 @@ def objects(s3, prefix: str) -> list[str]:
 
 
 def test_upload_lands_in_the_bucket_and_streams_by_redirect(
-    s3_gateway: str, s3, cat_clip: Path, tmp_path: Path
+    s3_gateway: str, s3, media_dir: Path, tmp_path: Path
 ) -> None:
+    clip = make_clip(media_dir / "s3-gateway.mp4", duration_s=3, size=(320, 180))
     answer = httpx.post(
         f"{s3_gateway}/videos",
-        files={"file": ("cat on sofa.mp4", cat_clip.read_bytes(), "video/mp4")},
+        files={"file": ("cat on sofa.mp4", clip.read_bytes(), "video/mp4")},
         headers=AUTH,
         timeout=60,
     )
@@ -47,7 +49,7 @@ def test_upload_lands_in_the_bucket_and_streams_by_redirect(
     key = uploaded["source"].removeprefix("s3://uploads/")
     assert key.startswith("gateway/") and key.endswith("/cat on sofa.mp4")
     head = s3.head_object(Bucket="uploads", Key=key)
-    assert head["ContentLength"] == cat_clip.stat().st_size and head["ContentType"] == "video/mp4"
+    assert head["ContentLength"] == clip.stat().st_size and head["ContentType"] == "video/mp4"
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(uploaded["run"]["flow_run_id"])
     # The key sweep-uploads would use for this object: a sweep never processes it again.

@@ -109,6 +109,26 @@ class TestUpload:
         assert detail["run"]["state"] == "Scheduled" and detail["manifest"] is None
 
 
+def test_the_same_bytes_uploaded_again_store_nothing_and_start_nothing(
+    gateway: Gateway,
+) -> None:
+    video = fake_video(40_000)
+    first = upload(gateway, "first.mp4", video)
+    assert first.status_code == 202, first.text
+    files_before, runs_before = stored(gateway), len(flow_runs(DEPLOYMENT))
+    again = upload(gateway, "again under another name.mp4", video)
+    assert again.status_code == 200, again.text
+    assert again.json()["duplicate"] is True
+    for field in ("video_id", "source"):
+        assert again.json()[field] == first.json()[field]
+    assert again.json()["run"]["flow_run_id"] == first.json()["run"]["flow_run_id"]
+    assert stored(gateway) == files_before, "the second copy is not kept"
+    assert len(flow_runs(DEPLOYMENT)) == runs_before, "no second run"
+
+    copies = [p for p in stored(gateway) if p.read_bytes() == video]
+    assert copies == [Path(first.json()["source"])], "one stored object: delete_source removes it"
+
+
 def test_a_run_that_crashed_before_its_flow_started_shows_as_failed(
     gateway: Gateway, spanish_clip: Path
 ) -> None:

@@ -6,14 +6,23 @@ import json
 import time
 
 import pytest
-from conftest import DEPLOYMENT, NOTIFY_TOKEN, Gateway, flow_runs, notification, post, signed
+from conftest import (
+    DEPLOYMENT,
+    NOTIFY_TOKEN,
+    Gateway,
+    flow_runs,
+    notification,
+    post,
+    put_upload,
+    signed,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def test_a_notification_starts_one_run_per_video_once(gateway: Gateway) -> None:
+def test_a_notification_starts_one_run_per_video_once(gateway: Gateway, s3) -> None:
     before = len(flow_runs(DEPLOYMENT))
-    body = notification("incoming/my+cat.mp4", "9b2cf535f27731c974343645a3985328")
+    body = notification("incoming/my+cat.mp4", put_upload(s3, "incoming/my cat.mp4"))
     first = post(f"{gateway.url}/webhooks/s3", body, signed(body))
     assert first.status_code == 202, first.text
     (run,) = first.json()["runs"]
@@ -28,11 +37,11 @@ def test_a_notification_starts_one_run_per_video_once(gateway: Gateway) -> None:
     assert created.parameters == {"source": "s3://uploads/incoming/my cat.mp4"}
 
 
-def test_minio_notifications_and_what_is_ignored(gateway: Gateway) -> None:
-    video = notification("minio/clip.mov", "1f0e", minio=True)
+def test_minio_notifications_and_what_is_ignored(gateway: Gateway, s3) -> None:
+    video = notification("minio/clip.mov", put_upload(s3, "minio/clip.mov"), minio=True)
     runs = post(f"{gateway.url}/webhooks/s3", video, signed(video)).json()["runs"]
     assert [r["source"] for r in runs] == ["s3://uploads/minio/clip.mov"]
-    text = notification("minio/notes.txt", "2a1b", minio=True)
+    text = notification("minio/notes.txt", put_upload(s3, "minio/notes.txt"), minio=True)
     answer = post(f"{gateway.url}/webhooks/s3", text, signed(text)).json()
     assert answer == {
         "runs": [],
@@ -64,31 +73,69 @@ def test_unsigned_or_replayed_requests_get_401_and_start_nothing(
     assert len(flow_runs(DEPLOYMENT)) == before
 
 
-def test_run_requests_are_idempotent_by_key(gateway: Gateway) -> None:
-    body = json.dumps(
+def test_one_object_version_is_one_run_whatever_the_way_in(gateway: Gateway, s3) -> None:
+    etag = put_upload(s3, "api/clip.mp4")
+    note = notification("api/clip.mp4", etag)
+    (noted,) = post(f"{gateway.url}/webhooks/s3", note, signed(note)).json()["runs"]
+    plain = b'{"source": "s3://uploads/api/clip.mp4"}'
+    keyed = {**signed(plain), "Idempotency-Key": "order-1234"}
+    for headers in (signed(plain), keyed):  # the object version decides, not the header
+        (asked,) = post(f"{gateway.url}/webhooks/run", plain, headers).json()["runs"]
+        assert asked["flow_run_id"] == noted["flow_run_id"]
+    run = next(r for r in flow_runs(DEPLOYMENT) if str(r.id) == noted["flow_run_id"])
+    assert run.idempotency_key == f"uploads/api/clip.mp4/{etag}", "the key a sweep uses"
+
+    # Other parameters are another run, once; a new version of the object is another run.
+    options = json.dumps(
         {"source": "s3://uploads/api/clip.mp4", "parameters": {"options": {"crf": 28}}}
     ).encode()
+    twice = [post(f"{gateway.url}/webhooks/run", options, signed(options)) for _ in range(2)]
+    assert twice[0].json() == twice[1].json()
+    (crf,) = twice[0].json()["runs"]
+    assert crf["flow_run_id"] != noted["flow_run_id"]
+    assert next(r for r in flow_runs(DEPLOYMENT) if str(r.id) == crf["flow_run_id"]).parameters[
+        "options"
+    ] == {"crf": 28}
+    put_upload(s3, "api/clip.mp4", b"a new version")
+    (newer,) = post(f"{gateway.url}/webhooks/run", plain, signed(plain)).json()["runs"]
+    assert newer["flow_run_id"] not in (noted["flow_run_id"], crf["flow_run_id"])
+
+
+def test_an_object_that_is_not_there_starts_no_run(gateway: Gateway) -> None:
+    before = len(flow_runs(DEPLOYMENT))
+    note = notification("api/never-uploaded.mp4", "9b2cf535f27731c974343645a3985328")
+    answer = post(f"{gateway.url}/webhooks/s3", note, signed(note))
+    assert answer.status_code == 202
+    assert answer.json() == {
+        "runs": [],
+        "ignored": {"s3://uploads/api/never-uploaded.mp4": "no such object"},
+    }
+    asked = b'{"source": "s3://uploads/api/never-uploaded.mp4"}'
+    answer = post(f"{gateway.url}/webhooks/run", asked, signed(asked))
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == "no such object: s3://uploads/api/never-uploaded.mp4"
+    assert len(flow_runs(DEPLOYMENT)) == before
+
+
+def test_run_requests_for_other_sources_are_idempotent_by_key(gateway: Gateway) -> None:
+    body = b'{"source": "/videos/on/a/shared/disk.mp4"}'
     keyed = {**signed(body), "Idempotency-Key": "order-1234"}
-    first = post(f"{gateway.url}/webhooks/run", body, keyed).json()["runs"][0]
-    second = post(
-        f"{gateway.url}/webhooks/run", body, {**signed(body), "Idempotency-Key": "order-1234"}
-    )
-    assert second.json()["runs"][0]["flow_run_id"] == first["flow_run_id"]
+    first, second = (post(f"{gateway.url}/webhooks/run", body, keyed).json() for _ in range(2))
+    assert first == second
     unkeyed = [post(f"{gateway.url}/webhooks/run", body, signed(body)).json() for _ in range(2)]
-    assert len({a["runs"][0]["flow_run_id"] for a in unkeyed} | {first["flow_run_id"]}) == 3
-    run = next(r for r in flow_runs(DEPLOYMENT) if str(r.id) == first["flow_run_id"])
-    assert run.parameters["options"]["crf"] == 28
+    assert len({a["runs"][0]["flow_run_id"] for a in [first, *unkeyed]}) == 3
 
 
-def test_parameters_the_flow_does_not_accept_are_422(gateway: Gateway) -> None:
+def test_parameters_the_flow_does_not_accept_are_422(gateway: Gateway, s3) -> None:
+    put_upload(s3, "x.mp4")
     body = json.dumps({"source": "s3://uploads/x.mp4", "parameters": {"options": {"crf": 99}}})
     answer = post(f"{gateway.url}/webhooks/run", body.encode(), signed(body.encode()))
     assert answer.status_code == 422 and "crf" in answer.text
 
 
-def test_minio_can_authenticate_with_its_auth_token_instead(gateway: Gateway) -> None:
+def test_minio_can_authenticate_with_its_auth_token_instead(gateway: Gateway, s3) -> None:
     """MinIO's webhook target sends `Authorization: Bearer <auth_token>` and cannot sign."""
-    body = notification("minio/token.mp4", "5e6f", minio=True)
+    body = notification("minio/token.mp4", put_upload(s3, "minio/token.mp4"), minio=True)
     bearer = {"Authorization": f"Bearer {NOTIFY_TOKEN}", "Content-Type": "application/json"}
     answer = post(f"{gateway.url}/webhooks/s3", body, bearer)
     assert answer.status_code == 202 and len(answer.json()["runs"]) == 1
@@ -98,8 +145,9 @@ def test_minio_can_authenticate_with_its_auth_token_instead(gateway: Gateway) ->
     assert post(f"{gateway.url}/webhooks/run", run, bearer).status_code == 401, "signatures only"
 
 
-def test_eventbridge_object_created_events_through_an_api_destination(gateway: Gateway) -> None:
+def test_eventbridge_object_created_events_through_an_api_destination(gateway: Gateway, s3) -> None:
     """S3 -> EventBridge -> API destination, its connection sending the token as Authorization."""
+    put_upload(s3, "bridge/take 2: final.mp4")
     event = {
         "version": "0",
         "id": "17793124-05d4-b198-2fde-7ededc63b103",
