@@ -43,13 +43,26 @@ class GatewaySettings(BaseSettings):
     max_upload_bytes: int = Field(
         4 * 1024**3, ge=1, description="Larger uploads are refused with 413."
     )
+    run_sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["s3://"],
+        description="Comma-separated prefixes a /webhooks/run source must start with (e.g. "
+        "s3://uploads/,s3://media/incoming/); the default, s3://, is any bucket the workers can "
+        "read. A local path is refused unless a prefix allows it: a signed request could "
+        "otherwise have a worker process any video on its disks.",
+    )
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "run_sources", mode="before")
     @classmethod
-    def _split_keys(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         return (
             [k.strip() for k in value.split(",") if k.strip()] if isinstance(value, str) else value
         )
+
+    def allows_run_source(self, source: str) -> bool:
+        """Whether a /webhooks/run `source` is one of `run_sources` (no `..` ever is)."""
+        if ".." in source.split("/") or "\x00" in source:
+            return False
+        return any(source.startswith(prefix) for prefix in self.run_sources)
 
 
 @lru_cache

@@ -171,6 +171,12 @@ async def run_request(
         asked = RunRequest.model_validate(_json(body))
     except ValueError as e:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+    if not settings.allows_run_source(asked.source):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            f"source not allowed: it must start with one of {', '.join(settings.run_sources)} "
+            "(VIDP_GATEWAY_RUN_SOURCES)",
+        )
     key = idempotency_key
     if asked.source.startswith("s3://"):
         try:

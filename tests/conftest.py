@@ -527,6 +527,7 @@ def gateway(
         "VIDP_GATEWAY_DEPLOYMENT": gateway_deployment,
         "VIDP_GATEWAY_UPLOADS": str(home / "uploads"),
         "VIDP_GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD),
+        "VIDP_GATEWAY_RUN_SOURCES": "s3://,/videos/",  # and a shared disk the workers mount
         "VIDP_OUTPUT": str(home / "output"),
     }
     with gateway_process(env, home / "gateway.log") as url:

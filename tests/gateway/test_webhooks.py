@@ -126,6 +126,19 @@ def test_run_requests_for_other_sources_are_idempotent_by_key(gateway: Gateway) 
     assert len({a["runs"][0]["flow_run_id"] for a in [first, *unkeyed]}) == 3
 
 
+@pytest.mark.parametrize(
+    "source",
+    ["/etc/passwd", "/videos/../etc/passwd", "file:///videos/a.mp4", "http://example.com/a.mp4"],
+)
+def test_run_requests_only_for_allowed_sources(gateway: Gateway, source: str) -> None:
+    before = len(flow_runs(DEPLOYMENT))
+    body = json.dumps({"source": source}).encode()
+    answer = post(f"{gateway.url}/webhooks/run", body, signed(body))
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("source not allowed: it must start with one of")
+    assert len(flow_runs(DEPLOYMENT)) == before
+
+
 def test_parameters_the_flow_does_not_accept_are_422(gateway: Gateway, s3) -> None:
     put_upload(s3, "x.mp4")
     body = json.dumps({"source": "s3://uploads/x.mp4", "parameters": {"options": {"crf": 99}}})
