@@ -43,6 +43,12 @@ class GatewaySettings(BaseSettings):
     max_upload_bytes: int = Field(
         4 * 1024**3, ge=1, description="Larger uploads are refused with 413."
     )
+    header_timeout_s: float = Field(
+        10,
+        gt=0,
+        description="How long a request's headers may take to arrive before the connection is "
+        "closed (slow clients, slowloris).",
+    )
     run_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["s3://"],
         description="Comma-separated prefixes a /webhooks/run source must start with (e.g. "

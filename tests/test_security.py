@@ -7,6 +7,8 @@ import ast
 import json
 import os
 import secrets
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ from conftest import (
     REPO,
     SECRET,
     Gateway,
+    gateway_process,
     notification,
     post,
     signed,
@@ -145,3 +148,55 @@ def test_a_file_name_is_never_an_option_or_a_protocol(media_dir: Path, tmp_path:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["source"]["filename"] == name
     assert not (REPO / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") -> float | None:
+    """Seconds until the server closes `sock` while the client trickles `trickle` a byte at a
+    time (twice a second); None if it is still open after `seconds`."""
+    start = time.monotonic()
+    sock.settimeout(0.5)
+    for byte in (trickle[i : i + 1] for i in range(len(trickle))):
+        if time.monotonic() - start > seconds:
+            return None
+        try:
+            sock.sendall(byte)
+            if sock.recv(1024) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            return time.monotonic() - start
+    while time.monotonic() - start <= seconds:
+        try:
+            if sock.recv(1024) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return time.monotonic() - start
+    return None
+
+
+@pytest.mark.integration
+def test_slow_and_oversized_request_heads_are_cut_off(gateway: Gateway, tmp_path: Path) -> None:
+    env = {**gateway.env, "VIDP_GATEWAY_HEADER_TIMEOUT_S": "2"}
+    with gateway_process(env, tmp_path / "gateway.log") as url:
+        host, port = url.removeprefix("http://").split(":")
+        slow = [socket.create_connection((host, int(port))) for _ in range(20)]
+        for sock in slow:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: vidp\r\n")
+        idle = socket.create_connection((host, int(port)))
+        started = time.monotonic()
+        answered = httpx.get(f"{url}/openapi.json", timeout=5)  # others are still served
+        assert answered.status_code == 200 and time.monotonic() - started < 1
+        trickle = b"X-Slow: " + b"a" * 40
+        closed = [_closed_within(sock, 6, trickle) for sock in slow[:1]]
+        closed += [_closed_within(sock, 6) for sock in [*slow[1:], idle]]
+        assert all(c is not None for c in closed), closed
+
+        head = b"GET /healthz HTTP/1.1\r\nHost: vidp\r\nX-Big: " + b"a" * 64 * 1024 + b"\r\n\r\n"
+        with socket.create_connection((host, int(port))) as big:
+            big.sendall(head)
+            status = big.recv(1024).split(b"\r\n", 1)[0]
+        assert status == b"HTTP/1.1 431 Request Header Fields Too Large", status
+        assert httpx.get(f"{url}/openapi.json", timeout=5).status_code == 200

@@ -313,11 +313,9 @@ def gateway(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the webhook, upload and catalog API (OpenAPI at /docs) with uvicorn."""
-    import uvicorn
+    from vidp.gateway.server import serve
 
-    uvicorn.run(
-        "vidp.gateway.app:create_app", factory=True, host=host, port=port, proxy_headers=True
-    )
+    serve(host, port)
 
 
 catalog_app = typer.Typer(no_args_is_help=True, help="The video catalog's database.")
