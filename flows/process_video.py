@@ -28,7 +28,7 @@ from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_runnin
 from vidp.tasks.checks import quality_gate
 from vidp.tasks.futures import still_working, value
 from vidp.tasks.media import ingest_video, probe_video
-from vidp.tasks.policies import StepTimedOut
+from vidp.tasks.policies import with_timeout_named
 from vidp.tasks.publish import publish_results
 from vidp.tasks.remote import analyze_remotely, remote_speech
 from vidp.tasks.speech import Heard, submit_speech
@@ -129,10 +129,7 @@ def _catalog_entry(staged: StagedVideo) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        failure: Exception = error
-        if isinstance(error, TimeoutError):  # Prefect's task timeout: say which limit it was
-            limit = get_settings().step_timeout_s
-            failure = StepTimedOut(f"a step ran past VIDP_STEP_TIMEOUT_S ({limit:g} s): stopped")
+        failure = with_timeout_named(error)
         reason = str(failure).splitlines()[0] if str(failure) else type(failure).__name__
         # return_state: a catalog that cannot be written must not hide why the run failed.
         catalog_failed(staged.ref.video_id, reason, return_state=True)

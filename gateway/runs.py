@@ -11,6 +11,7 @@ from prefect.client.schemas.filters import (
     ArtifactFilterFlowRunId,
     ArtifactFilterType,
 )
+from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.utilities.urls import url_for
@@ -43,6 +44,16 @@ class StartedRun(BaseModel):
     url: str | None  # the run in the Prefect UI
     source: str
 
+    @classmethod
+    def of(cls, run: FlowRun, source: str) -> StartedRun:
+        return cls(
+            flow_run_id=str(run.id),
+            name=run.name,
+            state=run.state.name if run.state else "Scheduled",
+            url=url_for("flow-run", run.id),
+            source=source,
+        )
+
 
 async def _deployment(client: PrefectClient, name: str) -> DeploymentResponse:
     try:
@@ -73,13 +84,7 @@ async def start_run(
             if e.response.status_code in (409, 422):
                 raise InvalidParameters(e.response.json().get("detail", str(e))) from None
             raise
-    return StartedRun(
-        flow_run_id=str(run.id),
-        name=run.name,
-        state=run.state.name if run.state else "Scheduled",
-        url=url_for("flow-run", run.id),
-        source=parameters["source"],
-    )
+    return StartedRun.of(run, parameters["source"])
 
 
 def existing_run(flow_run_id: str, source: str) -> StartedRun | None:
@@ -89,13 +94,7 @@ def existing_run(flow_run_id: str, source: str) -> StartedRun | None:
             run = client.read_flow_run(UUID(flow_run_id))
         except (ObjectNotFound, ValueError):
             return None
-    return StartedRun(
-        flow_run_id=flow_run_id,
-        name=run.name,
-        state=run.state.name if run.state else "Scheduled",
-        url=url_for("flow-run", run.id),
-        source=source,
-    )
+    return StartedRun.of(run, source)
 
 
 class RunProgress(BaseModel):

@@ -21,6 +21,7 @@ from vidp.workfiles import files_scope, machine_scope
 
 __all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "ON_MODEL_RUNTIME", "IO_RETRIES"]
 __all__ += ["STEP_TIMEOUT", "StepTimedOut", "model_slot", "retry_unless_rejected"]
+__all__ += ["with_timeout_named"]
 
 
 def _files_scope(_: TaskRunContext, inputs: dict[str, Any]) -> str:
@@ -67,6 +68,14 @@ STEP_TIMEOUT: dict[str, Any] = {"timeout_seconds": get_settings().step_timeout_s
 
 class StepTimedOut(RuntimeError):
     """A step of the run ran past VIDP_STEP_TIMEOUT_S and was stopped."""
+
+
+def with_timeout_named(error: Exception) -> Exception:
+    """Prefect's task timeout does not say which limit it was; a StepTimedOut does."""
+    if isinstance(error, TimeoutError):
+        limit = get_settings().step_timeout_s
+        return StepTimedOut(f"a step ran past VIDP_STEP_TIMEOUT_S ({limit:g} s): stopped")
+    return error
 
 
 class _TimeoutsInThreadsWork(logging.Filter):

@@ -22,14 +22,13 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import NamedTuple
 
 import boto3
 import httpx
 import pytest
-from conftest import REPO, TEST_WEIGHTS, server_errors
+from conftest import REPO, TEST_WEIGHTS, flow_runs, server_errors
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from vidp.manifest import validate_manifest
@@ -125,25 +124,10 @@ def worker_online(pool: str) -> bool:
     return any(w.status == "ONLINE" for w in workers)
 
 
-class Run(NamedTuple):
-    id: str
-    state: str
-    idempotency_key: str | None
-    auto_scheduled: bool
-
-
-def runs_of(deployment: str) -> list[Run]:
-    flow_name, name = deployment.split("/")
-    with temporary_settings({PREFECT_API_URL: API}), get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[name]))
-        )
-        flows = {f.id: f.name for f in client.read_flows()}
-    return [
-        Run(str(r.id), r.state_name or "", r.idempotency_key, r.auto_scheduled)
-        for r in runs
-        if flows.get(r.flow_id) == flow_name
-    ]
+def runs_of(deployment: str) -> list[FlowRun]:
+    """conftest's `flow_runs`, on the docs' server."""
+    with temporary_settings({PREFECT_API_URL: API}):
+        return flow_runs(deployment)
 
 
 def fresh_copy(to: Path) -> Path:
@@ -227,11 +211,11 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
             validate_manifest(manifest)
             assert manifest["source"]["uri"] == "s3://media/uploads/clip.mp4"
             assert manifest["animals"] and manifest["animals"][0]["label"] == "cat"
-            sweeps = [r for r in runs_of("sweep-uploads/default") if r.state == "Completed"]
+            sweeps = [r for r in runs_of("sweep-uploads/default") if r.state_name == "Completed"]
             assert sweeps and all(r.auto_scheduled for r in sweeps), "sweeps ran on schedule"
             (run,) = runs_of("process-video/default")
             etag = s3.head_object(Bucket="media", Key="uploads/clip.mp4")["ETag"].strip('"')
-            assert run.state == "Completed"
+            assert run.state_name == "Completed"
             assert run.idempotency_key == f"media/uploads/clip.mp4/{etag}", "started by a sweep"
 
             # The gateway, and the clip's signed notification: the sweep's run again.
@@ -240,7 +224,9 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
             answer = term[4].run(gateway[1])
             assert answer.rstrip().endswith("HTTP 202"), answer
             body = json.loads(answer.rstrip().rsplit("\n", 1)[0])
-            assert [(r["flow_run_id"], r["state"]) for r in body["runs"]] == [(run.id, "Completed")]
+            assert [(r["flow_run_id"], r["state"]) for r in body["runs"]] == [
+                (str(run.id), "Completed")
+            ]
             assert len(runs_of("process-video/default")) == 1
     finally:
         server = (tmp_path / "logs" / "terminal-1.log").read_text(errors="replace")
