@@ -21,6 +21,9 @@ from collections.abc import Mapping
 from prefect_aws import AwsClientParameters, AwsCredentials, MinIOCredentials, S3Bucket
 from pydantic import SecretStr
 
+from vidp.s3 import client_config
+from vidp.settings import get_settings
+
 __all__ = ["register_blocks"]
 
 
@@ -28,7 +31,10 @@ def _credentials(env: Mapping[str, str]) -> AwsCredentials | MinIOCredentials:
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
     region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION")
     key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-    params = AwsClientParameters(endpoint_url=endpoint) if endpoint else AwsClientParameters()
+    # The retries and timeouts vidp's own clients use, kept in the block for every worker.
+    params = AwsClientParameters(
+        endpoint_url=endpoint or None, config=client_config(get_settings().s3_timeout_s, env)
+    )
     if endpoint:
         if not (key and secret):
             raise ValueError(

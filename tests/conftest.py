@@ -55,11 +55,15 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 def _reread_settings() -> None:
+    from prefect_aws.credentials import _get_client_cached
+
     from vidp.s3 import credentials
     from vidp.settings import get_settings
 
     get_settings.cache_clear()
     credentials.cache_clear()
+    # prefect-aws keeps clients by credentials, and the SDK's endpoint variables are not in them.
+    _get_client_cached.cache_clear()
 
 
 @pytest.fixture
@@ -380,10 +384,15 @@ def shared_storage(prefect_server: str, s3) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[str]:
+class PostgresServer(NamedTuple):
+    url: str  # postgresql://vidp@127.0.0.1:<port>/postgres
+    pg_ctl: list[str]  # pg_ctl of this server, run as its user: append "stop", "start"...
+
+
+@contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
     """A real PostgreSQL server (Debian's `postgresql` package) on a free loopback port, run by
-    the `postgres` user when the tests run as root (PostgreSQL refuses root). Yields its URL."""
+    the `postgres` user when the tests run as root (PostgreSQL refuses root)."""
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not bins:
         raise pytest.UsageError("PostgreSQL is needed: apt-get install postgresql")
@@ -400,15 +409,21 @@ def postgres() -> Iterator[str]:
         capture_output=True,
     )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
-    start = [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w"]
-    subprocess.run(
-        [*start, "-l", str(root / "server.log"), "start"], check=True, capture_output=True
-    )
+    pg_ctl = [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w"]
+    pg_ctl += ["-l", str(root / "server.log")]
+    subprocess.run([*pg_ctl, "start"], check=True, capture_output=True)
     try:
-        yield f"postgresql://vidp@127.0.0.1:{port}/postgres"
+        yield PostgresServer(f"postgresql://vidp@127.0.0.1:{port}/postgres", pg_ctl)
     finally:
-        subprocess.run([*start, "-m", "fast", "stop"], capture_output=True)
+        subprocess.run([*pg_ctl, "-m", "fast", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The session's PostgreSQL server (Prefect's database, catalogs); yields its URL."""
+    with postgres_server() as server:
+        yield server.url
 
 
 def create_database(server: str, name: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "S3Storage",
     "bucket",
+    "client_config",
     "credentials",
     "download",
     "is_missing",
@@ -33,8 +36,6 @@ __all__ = [
     "presign",
 ]
 
-# botocore backs off and retries throttling (SlowDown, 503) and 5xx answers by itself.
-_RETRIES = {"retries": {"mode": "adaptive", "max_attempts": 10}}
 _MISSING = {"404", "NoSuchKey", "NoSuchBucket"}
 
 
@@ -52,10 +53,26 @@ def credentials() -> AwsCredentials | MinIOCredentials:
     from prefect.blocks.core import Block
     from prefect_aws import AwsClientParameters, AwsCredentials
 
-    name = get_settings().s3_credentials_block
-    if name:
-        return Block.load(name)  # type: ignore[return-value]  # the block named; sync here
-    return AwsCredentials(aws_client_parameters=AwsClientParameters(config=_RETRIES))
+    settings = get_settings()
+    if settings.s3_credentials_block:
+        return Block.load(settings.s3_credentials_block)  # type: ignore[return-value]  # sync here
+    return AwsCredentials(
+        aws_client_parameters=AwsClientParameters(config=client_config(settings.s3_timeout_s))
+    )
+
+
+def client_config(timeout_s: float, env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """botocore's client settings: throttling (SlowDown, 503), 5xx answers, resets and stalls
+    are retried with backoff, `AWS_MAX_ATTEMPTS` times (default 10, as the SDK reads it);
+    a connection that sends nothing for `timeout_s` counts as dropped."""
+    return {
+        "retries": {
+            "mode": env.get("AWS_RETRY_MODE", "adaptive"),
+            "max_attempts": int(env.get("AWS_MAX_ATTEMPTS", "10")),
+        },
+        "connect_timeout": timeout_s,
+        "read_timeout": timeout_s,
+    }
 
 
 def bucket(name: str) -> S3Bucket:

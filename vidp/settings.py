@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         description="Prefect block for S3 credentials, e.g. 'minio-credentials/vidp'; "
         "unset means the AWS SDK's own chain.",
     )
+    s3_timeout_s: float = Field(
+        60,
+        gt=0,
+        description="An S3 connection that connects or sends nothing for this long is dropped "
+        "and the request retried (botocore's connect and read timeouts).",
+    )
     presign_expiry_s: int = Field(
         7 * 24 * 3600,
         ge=1,
