@@ -1,6 +1,7 @@
 """Faults end in a clear failure that loses nothing and leaves nothing running.
 
-A full disk is a real one: a small tmpfs as the work folder.
+A full disk is a real one: a small tmpfs as the work folder. A catalog database that restarts is
+a real PostgreSQL server stopped and started.
 
 A worker that dies is killed for real (SIGKILL, with its flow run and that run's ffmpeg, as when
 a pod is evicted). The hung ffmpeg is injected: a wrapper first on PATH that runs the real ffmpeg, except for the
@@ -15,16 +16,18 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from conftest import process_worker, vidp
+from conftest import REPO, create_database, postgres_server, process_worker, vidp
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.deployments import run_deployment
+from sqlalchemy import create_engine, text
 
 from vidp import catalog
 from vidp.deployments.automations import MISSED_BEATS
@@ -187,3 +190,45 @@ def test_a_full_work_disk_is_a_clear_failure_that_publishes_nothing(
     entry = _entry(hashlib.sha256(before).hexdigest()[:16])
     assert entry is not None and entry.status == "failed"
     assert "No space left on device" in (entry.error or "")
+
+
+def test_a_catalog_database_restarted_mid_run_still_gets_the_outcome(
+    media_dir: Path, tmp_path: Path
+) -> None:
+    """A PostgreSQL catalog of its own (the session's serves Prefect) goes down once the run has
+    its entry, and stays down until the run, at its end, has failed to write the outcome once:
+    the catalog task's retry, on a new connection, writes it."""
+    clip = make_clip(media_dir / "catalog-restart.mp4", duration_s=6, size=(320, 180))
+    video_id = hashlib.sha256(clip.read_bytes()).hexdigest()[:16]
+    with postgres_server() as server:
+        env = {"VIDP_CATALOG_URL": create_database(server.url, "restarted")}
+        assert vidp("catalog", "upgrade", env=env).returncode == 0
+        engine = create_engine(
+            env["VIDP_CATALOG_URL"].replace("postgresql:", "postgresql+psycopg:")
+        )
+
+        def status() -> str | None:
+            with engine.connect() as connection:
+                return connection.execute(
+                    text("SELECT status FROM videos WHERE video_id = :id"), {"id": video_id}
+                ).scalar()
+
+        run = subprocess.Popen(  # not --json: Prefect's log on stderr says when a task retries
+            [sys.executable, "-m", "vidp.cli", "process", str(clip), "--output",
+             str(tmp_path / "out")],
+            cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        logged: list[str] = []
+        reader = threading.Thread(target=lambda: logged.extend(run.stderr or []), daemon=True)
+        reader.start()
+        _wait("the run to have its entry", 180, lambda: status() == "running")
+        engine.dispose()
+        subprocess.run([*server.pg_ctl, "-m", "fast", "stop"], check=True, capture_output=True)
+        _wait("the outcome to fail once", 300, lambda: any("Retry 1/3" in x for x in logged))
+        subprocess.run([*server.pg_ctl, "start"], check=True, capture_output=True)
+        assert run.wait(timeout=300) == 0, "".join(logged)[-3000:]
+        reader.join(timeout=10)
+        assert status() == "completed"
+        assert any("catalog_published" in x and "Retry 1/3" in x for x in logged), logged
+        engine.dispose()
