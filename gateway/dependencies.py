@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio
+import httpx
 from fastapi import Depends, HTTPException, Request, status
+from prefect.exceptions import PrefectHTTPStatusError
 
 from vidp.gateway.runs import (
     DeploymentMissing,
@@ -15,23 +20,54 @@ from vidp.gateway.runs import (
 )
 from vidp.gateway.settings import GatewaySettings, get_gateway_settings
 
-__all__ = ["Settings", "deployment_ready", "start"]
+__all__ = ["RETRY_AFTER_S", "Settings", "deployment_ready", "start"]
 
-Settings = Annotated[GatewaySettings, Depends(get_gateway_settings)]
+
+async def _settings() -> GatewaySettings:
+    # async: FastAPI runs a plain function dependency in a worker thread, a hop per request.
+    return get_gateway_settings()
+
+
+Settings = Annotated[GatewaySettings, Depends(_settings)]
+
+RETRY_AFTER_S = 30  # when a dependency (S3, Prefect's API) fails: senders deliver again
 
 
 async def start(
     request: Request, settings: GatewaySettings, parameters: dict[str, Any], key: str | None
 ) -> StartedRun:
     """Start a run of the gateway's deployment; the server's refusals as HTTP errors."""
-    try:
-        run = await start_run(settings.deployment, parameters, key)
-    except DeploymentMissing as e:
-        raise _unavailable(e) from None
-    except InvalidParameters as e:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+    async with _start_slot(request, settings):
+        try:
+            run = await start_run(settings.deployment, parameters, key)
+        except DeploymentMissing as e:
+            raise _unavailable(e) from None
+        except InvalidParameters as e:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+        except (httpx.HTTPError, PrefectHTTPStatusError) as e:
+            raise _prefect_down(e) from None
     request.app.state.metrics.runs_triggered.labels(request.url.path).inc()
     return run
+
+
+@asynccontextmanager
+async def _start_slot(request: Request, settings: GatewaySettings) -> AsyncIterator[None]:
+    """One of VIDP_GATEWAY_MAX_STARTING places to start a run in. A burst waits for one up to
+    VIDP_GATEWAY_START_WAIT_S, then is told to come back (429): Prefect's API is never asked
+    for more at once, and nothing is started that the sender was not told about."""
+    slots: anyio.Semaphore = request.app.state.start_slots
+    with anyio.move_on_after(settings.start_wait_s) as waited:
+        await slots.acquire()
+    if waited.cancelled_caught:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"{settings.max_starting} runs are being started: try again shortly",
+            headers={"Retry-After": str(max(1, round(settings.start_wait_s)))},
+        )
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 async def deployment_ready(settings: Settings) -> None:
@@ -40,7 +76,17 @@ async def deployment_ready(settings: Settings) -> None:
         await require_deployment(settings.deployment)
     except DeploymentMissing as e:
         raise _unavailable(e) from None
+    except (httpx.HTTPError, PrefectHTTPStatusError) as e:
+        raise _prefect_down(e) from None
 
 
 def _unavailable(error: DeploymentMissing) -> HTTPException:
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error))
+
+
+def _prefect_down(error: Exception) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"cannot reach Prefect's API now: {type(error).__name__}",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )

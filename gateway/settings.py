@@ -49,6 +49,17 @@ class GatewaySettings(BaseSettings):
         description="How long a request's headers may take to arrive before the connection is "
         "closed (slow clients, slowloris).",
     )
+    max_starting: int = Field(
+        16,
+        ge=1,
+        description="Requests that may start runs at once (each asks Prefect's API); more wait.",
+    )
+    start_wait_s: float = Field(
+        5,
+        gt=0,
+        description="How long a request waits to start its run before it is answered 429 with "
+        "Retry-After.",
+    )
     run_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["s3://"],
         description="Comma-separated prefixes a /webhooks/run source must start with (e.g. "

@@ -87,7 +87,7 @@ class Uploaded(BaseModel):
     )
 
 
-def api_key(
+async def api_key(
     settings: Settings, key: Annotated[str | None, Header(alias="X-API-Key")] = None
 ) -> None:
     """401 unless `X-API-Key` is one of VIDP_GATEWAY_API_KEYS."""
@@ -242,7 +242,7 @@ def list_videos(
     """The catalog, most recently updated first."""
     rows, total = catalog.page(status_, limit, offset)
     return VideoPage(
-        items=[VideoSummary.model_validate(r) for r in rows],
+        items=[VideoSummary.model_validate(dict(r)) for r in rows],
         total=total,
         limit=limit,
         offset=offset,

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from vidp.gateway.dependencies import Settings, start
+from vidp.gateway.dependencies import RETRY_AFTER_S, Settings, start
 from vidp.gateway.notifications import NotNotification, created_objects
 from vidp.gateway.runs import StartedRun
 from vidp.gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
@@ -26,7 +26,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 T = TypeVar("T")
-RETRY_AFTER_S = 30
 
 
 class RunsStarted(BaseModel):

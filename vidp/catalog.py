@@ -8,6 +8,7 @@ behind its operator's back: opening one that is behind says which command to run
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, DateTime, Engine, Float, String, Text, create_engine, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import RowMapping, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from vidp.settings import get_settings
@@ -121,9 +122,20 @@ def _current(bound: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-@lru_cache(maxsize=4)
+_ENGINE_LOCK = threading.Lock()
+
+
 def engine(url: str) -> Engine:
-    """The catalog's engine, checked to be at the current schema (SQLite: migrated if needed)."""
+    """The catalog's engine, one per URL and process, checked to be at the current schema
+    (SQLite: migrated if needed)."""
+    # The gateway's first requests arrive together, each in its own thread: without the lock,
+    # each would make an engine, a connection pool and a schema check of its own.
+    with _ENGINE_LOCK:
+        return _engine(url)
+
+
+@lru_cache(maxsize=4)
+def _engine(url: str) -> Engine:
     bound = create_engine(url, pool_pre_ping=True)
     current, head = _current(bound), _head(url)
     if current != head and make_url(url).get_backend_name() == "sqlite":
@@ -220,21 +232,24 @@ def record_run_ended(flow_run_id: str, reason: str) -> list[str]:
 
 
 def find(video_id: str) -> Video | None:
-    with session() as s:
-        return s.get(Video, video_id)
+    """The video's entry, detached: read without a session (the gateway reads one per request)."""
+    with engine(catalog_url()).connect() as connection:
+        row = connection.execute(select(Video.__table__).where(Video.video_id == video_id)).first()
+    return Video(**row._mapping) if row is not None else None
 
 
-def page(status: str | None, limit: int, offset: int) -> tuple[list[Video], int]:
-    """Videos, most recently updated first, and how many match in all."""
-    query = select(Video)
+def page(status: str | None, limit: int, offset: int) -> tuple[list[RowMapping], int]:
+    """Videos, most recently updated first, and how many match in all; rows without manifests
+    (a page lists summaries) and without ORM objects: the gateway's most frequent read."""
+    query = select(*[c for c in Video.__table__.c if c.name != "manifest"])
     if status:
         query = query.where(Video.status == status)
-    with session() as s:
-        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = s.scalars(
+    with engine(catalog_url()).connect() as connection:
+        total = connection.execute(select(func.count()).select_from(query.subquery())).scalar()
+        rows = connection.execute(
             query.order_by(Video.updated_at.desc(), Video.video_id).limit(limit).offset(offset)
-        ).all()
-    return list(rows), total
+        )
+        return list(rows.mappings()), total or 0
 
 
 def edit(video_id: str, title: str | None, tags: list[str] | None) -> Video | None:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import SECRET, Gateway, free_port, gateway_process, post, put_upload, signed
+from conftest import (
+    API_KEY,
+    SECRET,
+    Gateway,
+    free_port,
+    gateway_process,
+    notification,
+    post,
+    put_upload,
+    signed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -18,15 +28,32 @@ def test_healthz_checks_every_dependency(gateway: Gateway) -> None:
     }
 
 
-def test_healthz_names_what_is_down(gateway: Gateway, tmp_path) -> None:
-    """A second gateway whose Prefect API and database are unreachable says so, with 503."""
+def test_healthz_names_what_is_down_and_callers_are_told_to_come_back(
+    gateway: Gateway, s3, tmp_path
+) -> None:
+    """A second gateway whose Prefect API and database are unreachable says so, with 503; a
+    webhook or an upload meanwhile is 503 with Retry-After, and keeps nothing."""
     env = {
         **gateway.env,
         "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",
         "VIDP_CATALOG_URL": f"postgresql://vidp@127.0.0.1:{free_port()}/nowhere",
+        "VIDP_GATEWAY_UPLOADS": str(tmp_path / "uploads"),
     }
+    body = notification("prefect-down/clip.mp4", put_upload(s3, "prefect-down/clip.mp4"))
     with gateway_process(env, tmp_path / "gateway.log") as url:
         answer = httpx.get(f"{url}/healthz", timeout=60)
+        webhook = httpx.post(f"{url}/webhooks/s3", content=body, headers=signed(body), timeout=120)
+        upload = httpx.post(
+            f"{url}/videos",
+            files={"file": ("clip.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4")},
+            headers={"X-API-Key": API_KEY},
+            timeout=120,
+        )
+    for refused in (webhook, upload):
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] == "30"
+        assert refused.json()["detail"].startswith("cannot reach Prefect's API now")
+    assert not any((tmp_path / "uploads").rglob("*.mp4"))
     checks = answer.json()["checks"]
     assert answer.status_code == 503 and answer.json()["status"] == "failing"
     assert checks["storage"] == "ok" and checks["ffmpeg"] == "ok"
