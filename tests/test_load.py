@@ -162,13 +162,23 @@ def test_a_burst_of_webhooks_is_started_or_told_to_come_back_never_dropped(
     etags = {k: put_upload(s3, k, b"\x00\x00\x00\x18ftypmp42" + k.encode()) for k in keys}
     env = {**load_gateway, "VIDP_GATEWAY_MAX_STARTING": "4", "VIDP_GATEWAY_START_WAIT_S": "1"}
     told_to_wait: list[tuple[int, str | None]] = []
+    dropped_connections: list[float] = []
 
     async def sender(client: httpx.AsyncClient, i: int) -> tuple[str, str, float]:
         key = keys[i % len(keys)]
         body = notification(key, etags[key])
         began = time.perf_counter()
         while True:
-            answer = await client.post(f"{base}/webhooks/s3", content=body, headers=signed(body))
+            try:
+                answer = await client.post(
+                    f"{base}/webhooks/s3", content=body, headers=signed(body)
+                )
+            except httpx.TransportError:
+                # As senders do: an idle pooled connection the gateway closed (its 10 s header
+                # timeout) as the client sent on it. A repeat is harmless: same object, same run.
+                dropped_connections.append(time.perf_counter() - began)
+                await asyncio.sleep(1)
+                continue
             if answer.status_code == 202:
                 (run,) = answer.json()["runs"]
                 return key, run["flow_run_id"], time.perf_counter() - began
@@ -183,7 +193,8 @@ def test_a_burst_of_webhooks_is_started_or_told_to_come_back_never_dropped(
     waits = [seconds for _, _, seconds in started]
     print(
         f"\nwebhooks: {CLIENTS} for {len(keys)} objects in {wall:.1f} s with 4 start slots; "
-        f"{len(told_to_wait)} answers said come back ({sorted({c for c, _ in told_to_wait})}); "
+        f"{len(told_to_wait)} answers said come back ({sorted({c for c, _ in told_to_wait})}), "
+        f"{len(dropped_connections)} sends met a closed connection; "
         f"until 202: p50 {_quantile(waits, 0.5):.1f} s, max {max(waits):.1f} s"
     )
     assert told_to_wait, "the bound was reached: some senders were told to come back"

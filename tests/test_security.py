@@ -199,4 +199,10 @@ def test_slow_and_oversized_request_heads_are_cut_off(gateway: Gateway, tmp_path
             big.sendall(head)
             status = big.recv(1024).split(b"\r\n", 1)[0]
         assert status == b"HTTP/1.1 431 Request Header Fields Too Large", status
+        with socket.create_connection((host, int(port))) as endless:  # never ends, in pieces
+            endless.sendall(b"GET /healthz HTTP/1.1\r\nHost: vidp\r\nX-Big: ")
+            for _ in range(20):
+                endless.sendall(b"a" * 1024)
+            status = endless.recv(1024).split(b"\r\n", 1)[0]
+        assert status == b"HTTP/1.1 431 Request Header Fields Too Large", status
         assert httpx.get(f"{url}/openapi.json", timeout=5).status_code == 200

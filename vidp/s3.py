@@ -72,6 +72,8 @@ def client_config(timeout_s: float, env: Mapping[str, str] = os.environ) -> dict
         },
         "connect_timeout": timeout_s,
         "read_timeout": timeout_s,
+        # The gateway asks from up to 40 threads at once; botocore's default pool keeps 10.
+        "max_pool_connections": 50,
     }
 
 
