@@ -249,6 +249,7 @@ def test_memory_stays_flat_while_20_uploads_of_200_mb_stream_at_once(
     stored = sorted(tmp_path.joinpath("up").glob("*/big.mp4"))
     sizes = [p.stat().st_size for p in stored]
     shutil.rmtree(tmp_path / "up")  # 4 GB: not kept with pytest's last temporary folders
+    os.sync()  # their writeback ends here, not in the next test's SQLite commits
     print(
         f"\nuploads: {UPLOADS} x {UPLOAD_BYTES >> 20} MiB in {wall:.1f} s "
         f"({UPLOADS * UPLOAD_BYTES / wall / 2**20:.0f} MiB/s); gateway RSS {before >> 20} MiB "
