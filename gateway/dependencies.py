@@ -20,7 +20,7 @@ from vidp.gateway.runs import (
 )
 from vidp.gateway.settings import GatewaySettings, get_gateway_settings
 
-__all__ = ["RETRY_AFTER_S", "Settings", "deployment_ready", "start"]
+__all__ = ["Settings", "come_back_later", "deployment_ready", "start"]
 
 
 async def _settings() -> GatewaySettings:
@@ -30,7 +30,7 @@ async def _settings() -> GatewaySettings:
 
 Settings = Annotated[GatewaySettings, Depends(_settings)]
 
-RETRY_AFTER_S = 30  # when a dependency (S3, Prefect's API) fails: senders deliver again
+RETRY_AFTER_S = 30
 
 
 async def start(
@@ -85,8 +85,11 @@ def _unavailable(error: DeploymentMissing) -> HTTPException:
 
 
 def _prefect_down(error: Exception) -> HTTPException:
+    return come_back_later(f"cannot reach Prefect's API now: {type(error).__name__}")
+
+
+def come_back_later(detail: str) -> HTTPException:
+    """503 with Retry-After: a dependency (S3, Prefect's API) fails; senders deliver again."""
     return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        f"cannot reach Prefect's API now: {type(error).__name__}",
-        headers={"Retry-After": str(RETRY_AFTER_S)},
+        status.HTTP_503_SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(RETRY_AFTER_S)}
     )

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from vidp.gateway.dependencies import RETRY_AFTER_S, Settings, start
+from vidp.gateway.dependencies import Settings, come_back_later, start
 from vidp.gateway.notifications import NotNotification, created_objects
 from vidp.gateway.runs import StartedRun
 from vidp.gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
@@ -120,11 +120,7 @@ async def _from_bucket(call: Callable[..., T], *args: Any) -> T:
     try:
         return await anyio.to_thread.run_sync(call, *args)
     except (ClientError, BotoCoreError) as e:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"cannot read the bucket now: {e}",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        ) from None
+        raise come_back_later(f"cannot read the bucket now: {e}") from None
 
 
 @router.post(
