@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import anyio
-from fastapi import FastAPI, Response, status
+from fastapi import FastAPI, Request, Response, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vidp import __version__
+from vidp import __version__, catalog
 from vidp.gateway import videos, webhooks
-from vidp.gateway.dependencies import Settings
+from vidp.gateway.dependencies import Settings, come_back_later
 from vidp.gateway.health import check_all
 from vidp.gateway.metrics import Metrics
 from vidp.gateway.settings import get_gateway_settings
@@ -18,8 +23,18 @@ from vidp.gateway.settings import get_gateway_settings
 __all__ = ["create_app"]
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.catalog = catalog.Reader(
+        catalog.catalog_url(), get_gateway_settings().catalog_connections
+    )
+    yield
+    await app.state.catalog.close()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan,
         title="vidp gateway",
         version=__version__,
         description="Webhooks and uploads that start `process-video` runs on Prefect, and the "
@@ -29,6 +44,12 @@ def create_app() -> FastAPI:
     app.state.start_slots = anyio.Semaphore(get_gateway_settings().max_starting)
 
     app.add_middleware(_CountRequests, metrics=app.state.metrics)
+
+    @app.exception_handler(OperationalError)
+    async def catalog_down(request: Request, error: OperationalError) -> Response:
+        # The catalog's database is down or restarting: callers come back, as for S3 and Prefect.
+        down = come_back_later(f"cannot reach the catalog's database now: {type(error).__name__}")
+        return await http_exception_handler(request, down)
 
     @app.get("/healthz", responses={503: {"description": "a dependency is not working"}})
     def healthz(settings: Settings) -> JSONResponse:

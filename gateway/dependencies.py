@@ -11,6 +11,7 @@ import httpx
 from fastapi import Depends, HTTPException, Request, status
 from prefect.exceptions import PrefectHTTPStatusError
 
+from vidp import catalog
 from vidp.gateway.runs import (
     DeploymentMissing,
     InvalidParameters,
@@ -20,7 +21,7 @@ from vidp.gateway.runs import (
 )
 from vidp.gateway.settings import GatewaySettings, get_gateway_settings
 
-__all__ = ["Settings", "come_back_later", "deployment_ready", "start"]
+__all__ = ["Catalog", "Settings", "come_back_later", "deployment_ready", "start"]
 
 
 async def _settings() -> GatewaySettings:
@@ -29,6 +30,13 @@ async def _settings() -> GatewaySettings:
 
 
 Settings = Annotated[GatewaySettings, Depends(_settings)]
+
+
+async def _catalog(request: Request) -> catalog.Reader:
+    return request.app.state.catalog
+
+
+Catalog = Annotated[catalog.Reader, Depends(_catalog)]
 
 RETRY_AFTER_S = 30
 

@@ -87,11 +87,11 @@ async def start_run(
     return StartedRun.of(run, parameters["source"])
 
 
-def existing_run(flow_run_id: str, source: str) -> StartedRun | None:
+async def existing_run(flow_run_id: str, source: str) -> StartedRun | None:
     """A run started before, as `start_run` answers it; None when the server does not know it."""
-    with get_client(sync_client=True) as client:
+    async with get_client() as client:
         try:
-            run = client.read_flow_run(UUID(flow_run_id))
+            run = await client.read_flow_run(UUID(flow_run_id))
         except (ObjectNotFound, ValueError):
             return None
     return StartedRun.of(run, source)
@@ -108,14 +108,14 @@ class RunProgress(BaseModel):
     url: str | None
 
 
-def run_progress(flow_run_id: str) -> RunProgress | None:
+async def run_progress(flow_run_id: str) -> RunProgress | None:
     """The run's state and progress, or None when the server does not know the run."""
-    with get_client(sync_client=True) as client:
+    async with get_client() as client:
         try:
-            run = client.read_flow_run(UUID(flow_run_id))
+            run = await client.read_flow_run(UUID(flow_run_id))
         except (ObjectNotFound, ValueError):
             return None
-        progress = client.read_artifacts(
+        progress = await client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
                 type=ArtifactFilterType(any_=["progress"]),

@@ -60,6 +60,12 @@ class GatewaySettings(BaseSettings):
         description="How long a request waits to start its run before it is answered 429 with "
         "Retry-After.",
     )
+    catalog_connections: int = Field(
+        10,
+        ge=1,
+        description="Connections the gateway keeps to the catalog's database for reads; more "
+        "reads at once wait their turn, first come first served.",
+    )
     run_sources: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["s3://"],
         description="Comma-separated prefixes a /webhooks/run source must start with (e.g. "

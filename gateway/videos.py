@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidp import catalog
-from vidp.gateway.dependencies import Settings, deployment_ready, start
+from vidp.gateway.dependencies import Catalog, Settings, deployment_ready, start
 from vidp.gateway.runs import RunProgress, StartedRun, existing_run, run_progress
 from vidp.gateway.uploads import (
     BadUpload,
@@ -104,8 +104,8 @@ async def api_key(
 Authorized = Depends(api_key)
 
 
-def _entry(video_id: str) -> catalog.Video:
-    video = catalog.find(video_id)
+async def _entry(reads: catalog.Reader, video_id: str) -> catalog.Video:
+    video = await reads.find(video_id)
     if video is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {video_id} in the catalog")
     return video
@@ -157,7 +157,9 @@ def _video_uri(manifest: dict[str, Any], rendition: str | None) -> str:
     },
     openapi_extra=_UPLOAD_BODY,
 )
-async def upload(request: Request, response: Response, settings: Settings) -> Uploaded:
+async def upload(
+    request: Request, response: Response, settings: Settings, reads: Catalog
+) -> Uploaded:
     """Upload a video (multipart field `file`, optional `title` and comma-separated `tags`);
     it is streamed to VIDP_GATEWAY_UPLOADS, then a run starts. The same bytes again, while the
     first upload is stored and its run has not failed, store nothing and start nothing: 200 with
@@ -181,7 +183,7 @@ async def upload(request: Request, response: Response, settings: Settings) -> Up
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(e)) from None
     except BadUpload as e:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
-    first = await anyio.to_thread.run_sync(_first_upload, received)
+    first = await _first_upload(reads, received)
     if first is not None:
         await anyio.to_thread.run_sync(delete_upload, received.uri)
         response.status_code = status.HTTP_200_OK
@@ -211,16 +213,18 @@ async def upload(request: Request, response: Response, settings: Settings) -> Up
     )
 
 
-def _first_upload(received: Received) -> Uploaded | None:
+async def _first_upload(reads: catalog.Reader, received: Received) -> Uploaded | None:
     """The answer to the first upload of these bytes, when it stands: stored by the gateway and
     still there, its run known and not failed (a failed video is uploaded again to retry it)."""
-    entry = catalog.find(received.video_id)
+    entry = await reads.find(received.video_id)
     first = entry.upload_uri if entry is not None else None
     if entry is None or first is None or entry.status == "failed" or not entry.flow_run_id:
         return None
-    if first != entry.source_uri or first == received.uri or not still_stored(first):
+    if first != entry.source_uri or first == received.uri:
         return None
-    run = existing_run(entry.flow_run_id, first)
+    if not await anyio.to_thread.run_sync(still_stored, first):
+        return None
+    run = await existing_run(entry.flow_run_id, first)
     if run is None:
         return None
     return Uploaded(
@@ -234,13 +238,14 @@ def _first_upload(received: Received) -> Uploaded | None:
 
 
 @router.get("", dependencies=[Authorized])
-def list_videos(
+async def list_videos(
+    reads: Catalog,
     status_: Annotated[catalog.Status | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> VideoPage:
     """The catalog, most recently updated first."""
-    rows, total = catalog.page(status_, limit, offset)
+    rows, total = await reads.page(status_, limit, offset)
     return VideoPage(
         items=[VideoSummary.model_validate(dict(r)) for r in rows],
         total=total,
@@ -250,18 +255,18 @@ def list_videos(
 
 
 @router.get("/{video_id}", dependencies=[Authorized], responses=_NOT_FOUND)
-def get_video(video_id: VideoId) -> VideoDetail:
+async def get_video(video_id: VideoId, reads: Catalog) -> VideoDetail:
     """The manifest once the video is done; the run's state and progress while it works;
     the reason when it failed."""
-    detail = VideoDetail.model_validate(_entry(video_id))
+    detail = VideoDetail.model_validate(await _entry(reads, video_id))
     if detail.flow_run_id and detail.status in ("queued", "running"):
-        detail.run = run_progress(detail.flow_run_id)
+        detail.run = await run_progress(detail.flow_run_id)
         if detail.run and detail.run.state in _ENDED_UNFINISHED:
             # The run ended before its flow could say so (its worker crashed, say): record it, so
             # the list agrees from now on.
             detail.status = "failed"
             detail.error = catalog.ended_unfinished(detail.run.state, detail.run.message)
-            catalog.record_failed(video_id, detail.error)
+            await anyio.to_thread.run_sync(catalog.record_failed, video_id, detail.error)
     return detail
 
 
@@ -275,19 +280,20 @@ def get_video(video_id: VideoId) -> VideoDetail:
     },
     response_class=FileResponse,
 )
-def stream(
+async def stream(
     video_id: VideoId,
+    reads: Catalog,
     rendition: Annotated[
         str | None, Query(description="A rendition label (e.g. 360p); default the final video.")
     ] = None,
 ) -> Response:
     """The final video (or a rendition), with HTTP Range support."""
-    video = _entry(video_id)
+    video = await _entry(reads, video_id)
     if video.status != "completed" or not video.manifest:
         raise HTTPException(status.HTTP_409_CONFLICT, f"video {video_id} is {video.status}")
     uri = _video_uri(video.manifest, rendition)
     if uri.startswith("s3://"):
-        link = presign(uri, get_settings().presign_expiry_s)
+        link = await anyio.to_thread.run_sync(presign, uri, get_settings().presign_expiry_s)
         return RedirectResponse(link, status.HTTP_307_TEMPORARY_REDIRECT)
     path = Path(uri.removeprefix("file://"))
     if not path.is_file():
@@ -310,14 +316,15 @@ def edit_video(video_id: VideoId, edit: VideoEdit) -> VideoSummary:
     dependencies=[Authorized],
     responses={**_NOT_FOUND, 409: {"description": "the video is being processed"}},
 )
-def delete_video(
+async def delete_video(
     video_id: VideoId,
+    reads: Catalog,
     delete_source: Annotated[
         bool, Query(description="Also delete the upload the gateway stored.")
     ] = False,
 ) -> Response:
     """Remove the video's outputs and its catalog entry; the source stays unless asked."""
-    video = _entry(video_id)
+    video = await _entry(reads, video_id)
     if video.status in ("queued", "running"):
         raise HTTPException(status.HTTP_409_CONFLICT, f"video {video_id} is {video.status}")
     if delete_source and video.upload_uri is None:
@@ -325,9 +332,13 @@ def delete_video(
             status.HTTP_409_CONFLICT,
             "the source was not uploaded through the gateway; delete it where it lives",
         )
+    await anyio.to_thread.run_sync(_delete, video, delete_source)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _delete(video: catalog.Video, delete_source: bool) -> None:
     if video.manifest_uri:
         unpublish(video.manifest_uri)
     if delete_source and video.upload_uri:
         delete_upload(video.upload_uri)
-    catalog.remove(video_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    catalog.remove(video.video_id)

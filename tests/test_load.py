@@ -4,7 +4,7 @@
 Bounded: 3000 catalog reads, 200 webhooks, 20 uploads of 200 MB. The figures are printed (run
 pytest with -s to see them) and recorded in docs/reliability.md. Asserted: every webhook answered
 202 or told when to come back (and then 202), one run per object; memory flat while the uploads
-stream; catalog reads all answered, p99 under 2 s (the issue's 1 s is not met reliably here).
+stream; catalog reads all answered, p99 under 1 s.
 The clients are bare asyncio connections: they share the two cores with the gateway."""
 
 from __future__ import annotations
@@ -105,6 +105,24 @@ async def _get(
     return int(head.split(" ", 2)[1])
 
 
+def _pages_are_right(base: str) -> None:
+    """Pages of the 1000 entries (one in four failed), newest first, with the total that
+    matches, past the last page too."""
+
+    def page(**params: int | str) -> tuple[list[str], int]:
+        answer = httpx.get(f"{base}/videos", params=params, headers=AUTH, timeout=30).json()
+        return [v["video_id"] for v in answer["items"]], answer["total"]
+
+    assert page(limit=3, offset=100) == ([f"{i:016x}" for i in (100, 101, 102)], 1000)
+    assert page(status="failed", limit=50, offset=240) == (
+        [f"{i:016x}" for i in range(960, 1000, 4)],
+        250,
+    )
+    assert page(offset=5000) == ([], 1000)
+    assert page(status="failed", offset=5000) == ([], 250)
+    assert page(status="queued") == ([], 0)
+
+
 def test_catalog_reads_by_200_clients_at_once(load_gateway: dict[str, str], tmp_path: Path) -> None:
     """200 clients connect, then, starting within the same second, each reads the list page and
     four entries three times over, as dashboards do. Each read is timed from its request to the
@@ -135,6 +153,7 @@ def test_catalog_reads_by_200_clients_at_once(load_gateway: dict[str, str], tmp_
         return connected, [read for reads in done for read in reads]
 
     with gateway_process(load_gateway, tmp_path / "gateway.log") as base:
+        _pages_are_right(base)
         asyncio.run(clients())  # warm: the first of anything is slower (imports, pools)
         began = time.perf_counter()
         connects, reads = asyncio.run(clients())
@@ -147,9 +166,7 @@ def test_catalog_reads_by_200_clients_at_once(load_gateway: dict[str, str], tmp_
         f"max {max(latencies) * 1000:.0f} ms; connecting p99 {_quantile(connects, 0.99) * 1000:.0f} ms"
     )
     assert {status for _, status in reads} == {200}
-    # The issue asks for a p99 under 1 s; on this 2-core machine it is 0.8-1.1 s (see
-    # docs/reliability.md#load): this bound catches a regression, it does not meet the target.
-    assert p99 < 2.0
+    assert p99 < 1.0  # 0.5-0.7 s on this 2-core machine (docs/reliability.md#load)
 
 
 def test_a_burst_of_webhooks_is_started_or_told_to_come_back_never_dropped(

@@ -1,6 +1,9 @@
-"""What an operator checks: /healthz per dependency, /metrics for Prometheus."""
+"""What an operator checks: /healthz per dependency, /metrics for Prometheus; and what callers see
+while a dependency is down."""
 
 from __future__ import annotations
+
+import subprocess
 
 import httpx
 import pytest
@@ -8,12 +11,15 @@ from conftest import (
     API_KEY,
     SECRET,
     Gateway,
+    create_database,
     free_port,
     gateway_process,
     notification,
     post,
+    postgres_server,
     put_upload,
     signed,
+    vidp,
 )
 
 pytestmark = pytest.mark.integration
@@ -59,6 +65,36 @@ def test_healthz_names_what_is_down_and_callers_are_told_to_come_back(
     assert checks["storage"] == "ok" and checks["ffmpeg"] == "ok"
     assert checks["prefect"] != "ok" and checks["database"] != "ok"
     assert "\n" not in checks["database"]
+
+
+def test_catalog_reads_come_through_a_database_restart_and_say_when_it_is_down(
+    gateway: Gateway, tmp_path
+) -> None:
+    """The catalog's own PostgreSQL, restarted between two reads: the second is answered (its
+    pooled connection is dead; the read is made again on a new one). While the database is down,
+    a read or an edit is 503 with Retry-After; once it is back, reads are answered again."""
+    with postgres_server() as server:
+        url = create_database(server.url, "catalog")
+        assert vidp("catalog", "upgrade", env={"VIDP_CATALOG_URL": url}).returncode == 0
+        env = {**gateway.env, "VIDP_CATALOG_URL": url}
+        with gateway_process(env, tmp_path / "gateway.log") as base:
+            with httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}, timeout=30) as c:
+
+                def reads() -> list[int]:
+                    return [c.get(p).status_code for p in ("/videos", "/videos/00000000000000aa")]
+
+                assert reads() == [200, 404]
+                subprocess.run([*server.pg_ctl, "restart"], check=True, capture_output=True)
+                assert reads() == [200, 404]
+                subprocess.run([*server.pg_ctl, "stop"], check=True, capture_output=True)
+                down = [c.get("/videos"), c.patch("/videos/00000000000000aa", json={"tags": []})]
+                subprocess.run([*server.pg_ctl, "start"], check=True, capture_output=True)
+                assert reads() == [200, 404]
+    for answer in down:  # a read, and an edit (its write goes through the other engine)
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "30"
+        assert (
+            answer.json()["detail"] == "cannot reach the catalog's database now: OperationalError"
+        )
 
 
 def test_metrics_count_requests_runs_and_rejects(gateway: Gateway, s3) -> None:
