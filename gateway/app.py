@@ -42,6 +42,7 @@ def create_app() -> FastAPI:
     )
     app.state.metrics = Metrics()
     app.state.start_slots = anyio.Semaphore(get_gateway_settings().max_starting)
+    app.state.upload_locks = [anyio.Lock() for _ in range(64)]
 
     app.add_middleware(_CountRequests, metrics=app.state.metrics)
 

@@ -183,34 +183,38 @@ async def upload(
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(e)) from None
     except BadUpload as e:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
-    first = await _first_upload(reads, received)
-    if first is not None:
-        await anyio.to_thread.run_sync(delete_upload, received.uri)
-        response.status_code = status.HTTP_200_OK
-        return first
-    try:
-        run = await start(request, settings, {"source": received.uri}, received.idempotency_key)
-    except HTTPException:  # no run will read it: keep nothing
-        await anyio.to_thread.run_sync(delete_upload, received.uri)
-        raise
-    tags = [t.strip() for t in received.fields.get("tags", "").split(",") if t.strip()]
-    await anyio.to_thread.run_sync(
-        lambda: catalog.record_queued(
-            received.video_id,
-            received.filename,
-            received.uri,
-            run.flow_run_id,
-            received.fields.get("title"),
-            tags,
+    # Uploads of the same bytes finish one at a time, so that the later one finds the first's run.
+    # One lock per stripe of video ids: bounded, and unrelated uploads rarely share one.
+    locks: list[anyio.Lock] = request.app.state.upload_locks
+    async with locks[int(received.video_id, 16) % len(locks)]:
+        first = await _first_upload(reads, received)
+        if first is not None:
+            await anyio.to_thread.run_sync(delete_upload, received.uri)
+            response.status_code = status.HTTP_200_OK
+            return first
+        try:
+            run = await start(request, settings, {"source": received.uri}, received.idempotency_key)
+        except HTTPException:  # no run will read it: keep nothing
+            await anyio.to_thread.run_sync(delete_upload, received.uri)
+            raise
+        tags = [t.strip() for t in received.fields.get("tags", "").split(",") if t.strip()]
+        await anyio.to_thread.run_sync(
+            lambda: catalog.record_queued(
+                received.video_id,
+                received.filename,
+                received.uri,
+                run.flow_run_id,
+                received.fields.get("title"),
+                tags,
+            )
         )
-    )
-    return Uploaded(
-        video_id=received.video_id,
-        status="queued",
-        size_bytes=received.size_bytes,
-        source=received.uri,
-        run=run,
-    )
+        return Uploaded(
+            video_id=received.video_id,
+            status="queued",
+            size_bytes=received.size_bytes,
+            source=received.uri,
+            run=run,
+        )
 
 
 async def _first_upload(reads: catalog.Reader, received: Received) -> Uploaded | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -127,6 +128,22 @@ def test_the_same_bytes_uploaded_again_store_nothing_and_start_nothing(
 
     copies = [p for p in stored(gateway) if p.read_bytes() == video]
     assert copies == [Path(first.json()["source"])], "one stored object: delete_source removes it"
+
+
+def test_the_same_bytes_uploaded_at_once_are_stored_once_and_run_once(gateway: Gateway) -> None:
+    """Four uploads of the same bytes at the same moment: one is stored and starts the run; the
+    others are answered as if they had come later."""
+    video = fake_video(2_000_000)
+    runs_before = len(flow_runs(DEPLOYMENT))
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: upload(gateway, f"copy-{i}.mp4", video), range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 202], [a.text for a in answers]
+    first = next(a.json() for a in answers if a.status_code == 202)
+    for again in (a.json() for a in answers if a.status_code == 200):
+        assert again["duplicate"] is True and again["source"] == first["source"]
+        assert again["run"]["flow_run_id"] == first["run"]["flow_run_id"]
+    assert [p for p in stored(gateway) if p.read_bytes() == video] == [Path(first["source"])]
+    assert len(flow_runs(DEPLOYMENT)) == runs_before + 1
 
 
 def test_a_run_that_crashed_before_its_flow_started_shows_as_failed(
