@@ -38,7 +38,7 @@ async def _catalog(request: Request) -> catalog.Reader:
 
 Catalog = Annotated[catalog.Reader, Depends(_catalog)]
 
-RETRY_AFTER_S = 30
+RETRY_AFTER_S = 30  # when a dependency fails: senders and clients come back
 
 
 async def start(
@@ -97,7 +97,8 @@ def _prefect_down(error: Exception) -> HTTPException:
 
 
 def come_back_later(detail: str) -> HTTPException:
-    """503 with Retry-After: a dependency (S3, Prefect's API) fails; senders deliver again."""
+    """503 with Retry-After: a dependency (S3, Prefect's API, the catalog's database) fails;
+    senders deliver again."""
     return HTTPException(
         status.HTTP_503_SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(RETRY_AFTER_S)}
     )
