@@ -3,11 +3,12 @@
 each in the terminal the text puts it in, on a fresh copy of the repository (`make install`
 included). A clip dropped into the bucket is published by the sweep's schedule with nobody
 starting anything; the signed bucket notification finds that same run; no service of the Prefect
-server logs an error.
+server (on the PostgreSQL the doc starts) logs an error.
 
 What the harness adds, as a newcomer would: a video named `clip.mp4`; the offline detector
-weights the doc says an offline worker needs; a PREFECT_HOME, work folder and catalog of its own
-(a fresh user's); and the wait the doc asks for before listing the results."""
+weights the doc says an offline worker needs; a PREFECT_HOME, PostgreSQL data folder, work folder
+and catalog of its own (a fresh user's); the wait the doc asks for before listing the results; and
+`deployments/local-postgres.sh stop` at the end."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -34,7 +37,12 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from vidp.manifest import validate_manifest
 from vidp.sample import asset, make_clip
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.minutes,
+    pytest.mark.timeout(1500),
+]
 
 API = "http://127.0.0.1:4200/api"  # the addresses the docs use
 S3 = "http://127.0.0.1:9000"
@@ -148,17 +156,19 @@ def fresh_copy(to: Path) -> Path:
     return to
 
 
-def newcomer_env(home: Path) -> dict[str, str]:
-    """This environment without vidp's, Prefect's and AWS's variables or this test's venv."""
+def newcomer_env(home: Path, pgdata: Path) -> dict[str, str]:
+    """This environment without vidp's, Prefect's, AWS's and PostgreSQL's variables or this test's
+    venv."""
     ours = str(Path(sys.executable).parent)
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("VIDP_", "PREFECT_", "AWS_", "MAKE", "MFLAGS", "VIRTUAL_ENV"))
+        if not k.startswith(("VIDP_", "PREFECT_", "AWS_", "PG", "MAKE", "MFLAGS", "VIRTUAL_ENV"))
     }
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if p != ours)
     return env | {
         "PREFECT_HOME": str(home / "prefect"),
+        "PGDATA": str(pgdata),
         "VIDP_WORK_DIR": str(home / "work"),
         "VIDP_CATALOG_URL": f"sqlite:///{home / 'catalog.db'}",
         "VIDP_DETECTOR_WEIGHTS": str(TEST_WEIGHTS),  # offline (the doc says so)
@@ -166,8 +176,9 @@ def newcomer_env(home: Path) -> dict[str, str]:
 
 
 def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> None:
-    for port in (4200, 9000, 8000):  # the docs' addresses must be this test's own
-        assert not answers(f"http://127.0.0.1:{port}/"), f"something already serves port {port}"
+    for port in (4200, 9000, 8000, 5432):  # the docs' addresses must be this test's own
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"something already serves port {port}"
     deploy = shell_blocks("deploy.md", "On one machine")
     gateway = shell_blocks("gateway.md", "Try it on one machine")
     assert len(deploy) == 5 and len(gateway) == 2, "a block was added: say what it needs below"
@@ -183,9 +194,12 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
         aws_secret_access_key="local",
         region_name="us-east-1",
     )
+    # Not under tmp_path: as root the script runs PostgreSQL as `postgres`, which must reach it.
+    pgroot = Path(tempfile.mkdtemp(prefix="vidp-one-machine-pg-"))
+    pgroot.chmod(0o755)
+    env, logs = newcomer_env(tmp_path, pgroot / "data"), tmp_path / "logs"
     try:
         with ExitStack() as stack:  # closed last to first: gateway, worker, S3, server
-            env, logs = newcomer_env(tmp_path), tmp_path / "logs"
             term = {
                 n: stack.enter_context(Terminal(f"terminal-{n}", repo, env, logs))
                 for n in range(1, 6)
@@ -229,7 +243,9 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
             ]
             assert len(runs_of("process-video/default")) == 1
     finally:
-        server = (tmp_path / "logs" / "terminal-1.log").read_text(errors="replace")
+        server = (logs / "terminal-1.log").read_text(errors="replace")
+        subprocess.run([repo / "deployments" / "local-postgres.sh", "stop"], env=env, check=False)
+        subprocess.run(["rm", "-rf", str(pgroot)], check=False)
         _remove_venv(repo)
     errors = server_errors(server)
     assert not errors, "the Prefect server logged errors:\n" + "\n".join(errors)[-4000:]
