@@ -1,4 +1,5 @@
-"""What the gateway's routes share: its settings, and starting a run with HTTP errors."""
+"""What the gateway's routes share: its settings, the catalog, Prefect's API, and starting a run
+with HTTP errors."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ from fastapi import Depends, HTTPException, Request, status
 from prefect.exceptions import PrefectHTTPStatusError
 
 from vidp import catalog
-from vidp.gateway.runs import (
-    DeploymentMissing,
-    InvalidParameters,
-    StartedRun,
-    require_deployment,
-    start_run,
-)
+from vidp.gateway.runs import DeploymentMissing, InvalidParameters, PrefectRuns, StartedRun
 from vidp.gateway.settings import GatewaySettings, get_gateway_settings
 
-__all__ = ["Catalog", "Settings", "come_back_later", "deployment_ready", "start"]
+__all__ = [
+    "Catalog",
+    "Runs",
+    "Settings",
+    "come_back_later",
+    "deployment_ready",
+    "prefect_answers",
+    "prefect_runs",
+    "start",
+]
 
 
 async def _settings() -> GatewaySettings:
@@ -38,16 +42,30 @@ async def _catalog(request: Request) -> catalog.Reader:
 
 Catalog = Annotated[catalog.Reader, Depends(_catalog)]
 
+_PREFECT_RUNS = PrefectRuns()  # it keeps no state: one serves every request
+
+
+async def prefect_runs() -> PrefectRuns:
+    """Prefect's API; tests replace it with `app.dependency_overrides[prefect_runs]`."""
+    return _PREFECT_RUNS
+
+
+Runs = Annotated[PrefectRuns, Depends(prefect_runs)]
+
 RETRY_AFTER_S = 30  # when a dependency fails: senders and clients come back
 
 
 async def start(
-    request: Request, settings: GatewaySettings, parameters: dict[str, Any], key: str | None
+    request: Request,
+    settings: GatewaySettings,
+    runs: PrefectRuns,
+    parameters: dict[str, Any],
+    key: str | None,
 ) -> StartedRun:
     """Start a run of the gateway's deployment; the server's refusals as HTTP errors."""
     async with _start_slot(request, settings):
         try:
-            run = await start_run(settings.deployment, parameters, key)
+            run = await runs.start(settings.deployment, parameters, key)
         except DeploymentMissing as e:
             raise _unavailable(e) from None
         except InvalidParameters as e:
@@ -78,12 +96,21 @@ async def _start_slot(request: Request, settings: GatewaySettings) -> AsyncItera
         slots.release()
 
 
-async def deployment_ready(settings: Settings) -> None:
+async def deployment_ready(settings: Settings, runs: Runs) -> None:
     """503 unless the deployment runs are started from is registered."""
     try:
-        await require_deployment(settings.deployment)
+        await runs.require(settings.deployment)
     except DeploymentMissing as e:
         raise _unavailable(e) from None
+    except (httpx.HTTPError, PrefectHTTPStatusError) as e:
+        raise _prefect_down(e) from None
+
+
+@asynccontextmanager
+async def prefect_answers() -> AsyncIterator[None]:
+    """Prefect's API failing in the block is 503 with Retry-After, as everywhere else."""
+    try:
+        yield
     except (httpx.HTTPError, PrefectHTTPStatusError) as e:
         raise _prefect_down(e) from None
 

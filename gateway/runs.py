@@ -20,6 +20,7 @@ from pydantic import BaseModel
 __all__ = [
     "DeploymentMissing",
     "InvalidParameters",
+    "PrefectRuns",
     "RunProgress",
     "StartedRun",
     "existing_run",
@@ -132,3 +133,22 @@ async def run_progress(flow_run_id: str) -> RunProgress | None:
         step=latest.description.removeprefix("vidp: ") if latest and latest.description else None,
         url=url_for("flow-run", run.id),
     )
+
+
+class PrefectRuns:
+    """Prefect's API as the routes use it, handed to them as one dependency
+    (`dependencies.prefect_runs`), so that tests can answer for the server in memory."""
+
+    async def require(self, deployment: str) -> None:
+        await require_deployment(deployment)
+
+    async def start(
+        self, deployment: str, parameters: dict[str, Any], idempotency_key: str | None
+    ) -> StartedRun:
+        return await start_run(deployment, parameters, idempotency_key)
+
+    async def existing(self, flow_run_id: str, source: str) -> StartedRun | None:
+        return await existing_run(flow_run_id, source)
+
+    async def progress(self, flow_run_id: str) -> RunProgress | None:
+        return await run_progress(flow_run_id)

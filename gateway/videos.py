@@ -14,8 +14,15 @@ from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidp import catalog
-from vidp.gateway.dependencies import Catalog, Settings, deployment_ready, start
-from vidp.gateway.runs import RunProgress, StartedRun, existing_run, run_progress
+from vidp.gateway.dependencies import (
+    Catalog,
+    Runs,
+    Settings,
+    deployment_ready,
+    prefect_answers,
+    start,
+)
+from vidp.gateway.runs import PrefectRuns, RunProgress, StartedRun
 from vidp.gateway.uploads import (
     BadUpload,
     NotAVideo,
@@ -158,7 +165,7 @@ def _video_uri(manifest: dict[str, Any], rendition: str | None) -> str:
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload(
-    request: Request, response: Response, settings: Settings, reads: Catalog
+    request: Request, response: Response, settings: Settings, reads: Catalog, runs: Runs
 ) -> Uploaded:
     """Upload a video (multipart field `file`, optional `title` and comma-separated `tags`);
     it is streamed to VIDP_GATEWAY_UPLOADS, then a run starts. The same bytes again, while the
@@ -187,13 +194,15 @@ async def upload(
     # One lock per stripe of video ids: bounded, and unrelated uploads rarely share one.
     locks: list[anyio.Lock] = request.app.state.upload_locks
     async with locks[int(received.video_id, 16) % len(locks)]:
-        first = await _first_upload(reads, received)
+        first = await _first_upload(reads, runs, received)
         if first is not None:
             await anyio.to_thread.run_sync(delete_upload, received.uri)
             response.status_code = status.HTTP_200_OK
             return first
         try:
-            run = await start(request, settings, {"source": received.uri}, received.idempotency_key)
+            run = await start(
+                request, settings, runs, {"source": received.uri}, received.idempotency_key
+            )
         except HTTPException:  # no run will read it: keep nothing
             await anyio.to_thread.run_sync(delete_upload, received.uri)
             raise
@@ -217,7 +226,9 @@ async def upload(
         )
 
 
-async def _first_upload(reads: catalog.Reader, received: Received) -> Uploaded | None:
+async def _first_upload(
+    reads: catalog.Reader, runs: PrefectRuns, received: Received
+) -> Uploaded | None:
     """The answer to the first upload of these bytes, when it stands: stored by the gateway and
     still there, its run known and not failed (a failed video is uploaded again to retry it)."""
     entry = await reads.find(received.video_id)
@@ -228,7 +239,8 @@ async def _first_upload(reads: catalog.Reader, received: Received) -> Uploaded |
         return None
     if not await anyio.to_thread.run_sync(still_stored, first):
         return None
-    run = await existing_run(entry.flow_run_id, first)
+    async with prefect_answers():
+        run = await runs.existing(entry.flow_run_id, first)
     if run is None:
         return None
     return Uploaded(
@@ -259,12 +271,13 @@ async def list_videos(
 
 
 @router.get("/{video_id}", dependencies=[Authorized], responses=_NOT_FOUND)
-async def get_video(video_id: VideoId, reads: Catalog) -> VideoDetail:
+async def get_video(video_id: VideoId, reads: Catalog, runs: Runs) -> VideoDetail:
     """The manifest once the video is done; the run's state and progress while it works;
     the reason when it failed."""
     detail = VideoDetail.model_validate(await _entry(reads, video_id))
     if detail.flow_run_id and detail.status in ("queued", "running"):
-        detail.run = await run_progress(detail.flow_run_id)
+        async with prefect_answers():
+            detail.run = await runs.progress(detail.flow_run_id)
         if detail.run and detail.run.state in _ENDED_UNFINISHED:
             # The run ended before its flow could say so (its worker crashed, say): record it, so
             # the list agrees from now on.

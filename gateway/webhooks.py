@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
-from vidp.gateway.dependencies import Settings, come_back_later, start
+from vidp.gateway.dependencies import Runs, Settings, come_back_later, start
 from vidp.gateway.notifications import NotNotification, created_objects
 from vidp.gateway.runs import StartedRun
 from vidp.gateway.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, BadSignature, verify
@@ -130,7 +130,7 @@ async def _from_bucket(call: Callable[..., T], *args: Any) -> T:
     openapi_extra=_json_body({"type": "object", "properties": {"Records": {"type": "array"}}}),
 )
 async def s3_notification(
-    request: Request, body: NotificationBody, settings: Settings
+    request: Request, body: NotificationBody, settings: Settings, runs: Runs
 ) -> RunsStarted:
     """An S3 or MinIO bucket notification: one `process-video` run per created video.
 
@@ -143,8 +143,10 @@ async def s3_notification(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
     objects, gone = await _from_bucket(current_versions, notified)
     videos, ignored = plan_sweep(objects, get_settings().output)
-    runs = [await start(request, settings, {"source": v.uri}, v.idempotency_key) for v in videos]
-    return RunsStarted(runs=runs, ignored=gone | ignored)
+    started = [
+        await start(request, settings, runs, {"source": v.uri}, v.idempotency_key) for v in videos
+    ]
+    return RunsStarted(runs=started, ignored=gone | ignored)
 
 
 @router.post(
@@ -157,6 +159,7 @@ async def run_request(
     request: Request,
     body: SignedBody,
     settings: Settings,
+    runs: Runs,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> RunsStarted:
     """Start one run for `source`. An s3:// source is keyed by its object version and the
@@ -184,7 +187,7 @@ async def run_request(
             )
         key = found.idempotency_key + (f"/{_digest(asked.parameters)}" if asked.parameters else "")
     parameters = {**asked.parameters, "source": asked.source}
-    return RunsStarted(runs=[await start(request, settings, parameters, key)])
+    return RunsStarted(runs=[await start(request, settings, runs, parameters, key)])
 
 
 def _digest(parameters: dict[str, Any]) -> str:
