@@ -37,5 +37,8 @@ check: install-test
 	cd $(INSTALLED) && PYTHONPATH=. $(abspath $(BIN))/lint-imports $(CURDIR)/pyproject.toml
 	cd $(INSTALLED) && $(abspath $(BIN))/mypy --config-file $(CURDIR)/pyproject.toml
 
+# The suite on two processes, each with servers of its own (pytest-xdist; a module stays on one,
+# in collection order: the longest first); then the tests that measure latency, alone.
 test: debian-packages check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -m "not timing"
+	$(BIN)/python -m pytest -m timing

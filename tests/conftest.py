@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +28,13 @@ TEST_WEIGHTS = Path(
 )
 
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# A suite started in the background by a non-interactive shell (`make test &`) inherits SIGINT
+# ignored, and passes it on: a `prefect worker` started so never stops on SIGTERM
+# (docs/operations.md). Every process the tests start gets the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+# Workers ask for runs every second, not every ten: the tests wait on runs, not on polling.
+os.environ["PREFECT_WORKER_QUERY_SECONDS"] = "1"
 # Prefect's results and cache records (~/.prefect/storage) of earlier sessions must not serve these.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="vidp-tests-prefect-home-")
 atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
@@ -42,6 +50,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             "espeak-ng is needed to speak test sentences: apt-get install espeak-ng"
         )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The quick tier (`-m "not slow"`) starts no Prefect server or worker: a test that needs the
+    test server (directly or through another fixture) is an integration test, and every
+    integration test (the CLI's runs start Prefect's temporary API) is slow."""
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.slow)
+    # Longest first: pytest-xdist hands whole modules (`--dist loadscope`) out in this order.
+    items.sort(key=lambda item: item.get_closest_marker("minutes") is None)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -199,19 +220,23 @@ def process_worker(pool: str, log: Path, env: dict[str, str] | None = None) -> I
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+        hung = False
         try:
             yield
         finally:
             proc.terminate()
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=WORKER_STOP_S)
             except subprocess.TimeoutExpired:
-                # Seen in some full runs of the suite (2026-11-30): the worker logs "Received
-                # SIGINT" and never stops, though its flow runs have ended. Its supervisor would
-                # kill it; its threads' stacks go to its log first, to find out why.
+                hung = True
                 _dump_stacks(proc.pid, log)
                 proc.kill()
                 proc.wait()
+    if hung:  # a pod that holds its node for the grace period: a failure, with the stacks
+        pytest.fail(f"the worker did not stop within {WORKER_STOP_S} s of SIGTERM: see {log}")
+
+
+WORKER_STOP_S = 15  # a worker stops within about a second of SIGTERM (docs/operations.md)
 
 
 def _dump_stacks(pid: int, log: Path) -> None:

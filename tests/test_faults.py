@@ -97,6 +97,7 @@ def _entry(video_id: str) -> catalog.Video | None:
 
 
 @pytest.mark.slow
+@pytest.mark.minutes  # three heartbeats of 30 s, Prefect's shortest
 @pytest.mark.timeout(1200)
 def test_a_run_whose_worker_dies_is_crashed_recorded_and_run_again_from_the_cache(
     prefect_server: str, media_dir: Path, tmp_path: Path

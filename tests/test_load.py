@@ -35,7 +35,12 @@ from conftest import (
 
 from vidp import catalog
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.timing,
+    pytest.mark.timeout(900),
+]
 
 CLIENTS = 200
 READS = 15  # each client's catalog reads

@@ -28,7 +28,12 @@ from conftest import (
 
 from vidp.sample import make_clip
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.minutes,
+    pytest.mark.timeout(1500),
+]
 
 POOLS = {"VIDP_CPU_POOL": "race-cpu", "VIDP_GPU_POOL": "race-gpu"}
 OUTPUT = "s3://results/race"

@@ -178,6 +178,7 @@ def _closed_within(sock: socket.socket, seconds: float, trickle: bytes = b"") ->
 
 
 @pytest.mark.integration
+@pytest.mark.timing  # "others are still served" within a second
 def test_slow_and_oversized_request_heads_are_cut_off(gateway: Gateway, tmp_path: Path) -> None:
     env = {**gateway.env, "VIDP_GATEWAY_HEADER_TIMEOUT_S": "2"}
     with gateway_process(env, tmp_path / "gateway.log") as url:

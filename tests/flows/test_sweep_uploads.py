@@ -14,7 +14,7 @@ from prefect.client.orchestration import get_client
 
 from vidp.sample import make_clip
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.minutes]
 
 SWEEP = (
     "import json, sys; from vidp.flows.sweep_uploads import sweep_uploads; "

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import jsonschema
+import psutil
 import pytest
 from conftest import free_port, vidp
 
@@ -247,8 +248,20 @@ def test_a_temporary_server_that_does_not_start_is_one_line_and_leaves_nothing(
     (line,) = done.stderr.splitlines()
     assert line.startswith("vidp: failed: Prefect's temporary API server did not start"), line
     assert not (tmp_path / "out").exists()
-    servers = subprocess.run(["pgrep", "-f", "vidp.temporary_api"], capture_output=True)
-    assert servers.stdout == b"", "the temporary server was left running"
+    assert not _temporary_apis(env["PREFECT_HOME"]), "the temporary server was left running"
+
+
+def _temporary_apis(prefect_home: str) -> list[psutil.Process]:
+    """Temporary API servers of runs with this PREFECT_HOME (tests beside this one have their own)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "vidp.temporary_api" in (proc.info["cmdline"] or []):
+                if proc.environ().get("PREFECT_HOME") == prefect_home:
+                    found.append(proc)
+        except psutil.Error:  # it ended meanwhile
+            pass
+    return found
 
 
 @pytest.mark.parametrize("command", [["pools"], ["deploy"], ["blocks"]], ids=" ".join)
