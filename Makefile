@@ -40,5 +40,5 @@ check: install-test
 # The suite on two processes, each with servers of its own (pytest-xdist; a module stays on one,
 # in collection order: the longest first); then the tests that measure latency, alone.
 test: debian-packages check
-	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -m "not timing"
-	$(BIN)/python -m pytest -m timing
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -m "not timing" --durations=10
+	$(BIN)/python -m pytest -m timing --durations=4
