@@ -340,9 +340,9 @@ def prefect_server(prefect_server_log: Path, postgres: str) -> Iterator[str]:
     its API URL. In-process flows and CLI subprocesses both use it (PREFECT_API_URL), as a deployed
     system would. At the end of the session its log must hold no error from any service.
 
-    Not SQLite: Prefect's late-runs service logs "database is locked" there when several runs go
-    late at once, as those these tests leave on pools no worker serves do. The docs' SQLite
-    server has tests/test_one_machine.py.
+    Not SQLite: Prefect's services log "database is locked" there under concurrent writers (runs
+    going late at once on pools no worker serves, heartbeats, the triggers' buckets). The docs'
+    own server, on `deployments/local-postgres.sh`, has tests/test_one_machine.py.
     """
     database = create_database(postgres, "prefect")
     with prefect_server_process(
