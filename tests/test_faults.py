@@ -31,8 +31,10 @@ from sqlalchemy import create_engine, text
 
 from vidp import catalog
 from vidp.deployments.automations import MISSED_BEATS
+from vidp.deployments.pools import model_limit
 from vidp.ffmpeg import ffmpeg_exe
 from vidp.sample import asset, make_clip
+from vidp.tasks.policies import MODEL_SLOT_LEASE_S
 
 T = TypeVar("T")
 
@@ -91,6 +93,12 @@ def _wait(what: str, timeout_s: float, check: Callable[[], T | None]) -> T:
     return found
 
 
+def _slots_free() -> bool:
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(model_limit(POOLS["VIDP_CPU_POOL"]))
+    return limit.active_slots == 0
+
+
 def _entry(video_id: str) -> catalog.Video | None:
     with catalog.session() as s:
         return s.get(catalog.Video, video_id)
@@ -122,8 +130,8 @@ def test_a_run_whose_worker_dies_is_crashed_recorded_and_run_again_from_the_cach
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    _wait("the run never started", 180, lambda: (e := _entry(video_id)) and e.status == "running")
-    time.sleep(5)
+    # Killed while its detector holds a slot of the pool's model limit: the slot must come back.
+    _wait("its detector never took a model slot", 300, lambda: not _slots_free())
     children = subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True, text=True)
     worker.kill()
     worker.wait()
@@ -136,6 +144,8 @@ def test_a_run_whose_worker_dies_is_crashed_recorded_and_run_again_from_the_cach
 
     _wait("never marked Crashed", MISSED_BEATS * BEAT_S + 120, lambda: state() == "Crashed")
     assert not (out / video_id).exists(), "nothing was published"
+    # Its lease (MODEL_SLOT_LEASE_S) ends, and Prefect's repossessor (every 15 s) takes it back.
+    _wait("the killed run's model slot never came back", MODEL_SLOT_LEASE_S + 60, _slots_free)
     with process_worker(POOLS["VIDP_CPU_POOL"], tmp_path / "worker-2.log", worker_env):
         failed = _wait(
             "no failed entry", 180, lambda: (e := _entry(video_id)) and e.status == "failed" and e
