@@ -23,10 +23,6 @@ __all__ = [
     "PrefectRuns",
     "RunProgress",
     "StartedRun",
-    "existing_run",
-    "require_deployment",
-    "run_progress",
-    "start_run",
 ]
 
 
@@ -65,39 +61,6 @@ async def _deployment(client: PrefectClient, name: str) -> DeploymentResponse:
         ) from None
 
 
-async def require_deployment(name: str) -> None:
-    """Raise DeploymentMissing unless `name` is registered (checked before taking an upload)."""
-    async with get_client() as client:
-        await _deployment(client, name)
-
-
-async def start_run(
-    deployment: str, parameters: dict[str, Any], idempotency_key: str | None
-) -> StartedRun:
-    """Create a run of `deployment`; with a key already used, the server returns that run."""
-    async with get_client() as client:
-        target = await _deployment(client, deployment)
-        try:
-            run = await client.create_flow_run_from_deployment(
-                target.id, parameters=parameters, idempotency_key=idempotency_key
-            )
-        except PrefectHTTPStatusError as e:
-            if e.response.status_code in (409, 422):
-                raise InvalidParameters(e.response.json().get("detail", str(e))) from None
-            raise
-    return StartedRun.of(run, parameters["source"])
-
-
-async def existing_run(flow_run_id: str, source: str) -> StartedRun | None:
-    """A run started before, as `start_run` answers it; None when the server does not know it."""
-    async with get_client() as client:
-        try:
-            run = await client.read_flow_run(UUID(flow_run_id))
-        except (ObjectNotFound, ValueError):
-            return None
-    return StartedRun.of(run, source)
-
-
 class RunProgress(BaseModel):
     """Where a run is: its Prefect state and the progress artifact the flow keeps up to date."""
 
@@ -109,46 +72,64 @@ class RunProgress(BaseModel):
     url: str | None
 
 
-async def run_progress(flow_run_id: str) -> RunProgress | None:
-    """The run's state and progress, or None when the server does not know the run."""
-    async with get_client() as client:
-        try:
-            run = await client.read_flow_run(UUID(flow_run_id))
-        except (ObjectNotFound, ValueError):
-            return None
-        progress = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
-                type=ArtifactFilterType(any_=["progress"]),
-            ),
-            limit=1,
-        )
-    latest = progress[0] if progress else None
-    return RunProgress(
-        flow_run_id=flow_run_id,
-        state=run.state.name if run.state else "Unknown",
-        message=run.state.message if run.state else None,
-        # A progress artifact's data is its percent.
-        percent=float(latest.data) if latest and latest.data is not None else None,  # type: ignore[arg-type]
-        step=latest.description.removeprefix("vidp: ") if latest and latest.description else None,
-        url=url_for("flow-run", run.id),
-    )
-
-
 class PrefectRuns:
     """Prefect's API as the routes use it, handed to them as one dependency
     (`dependencies.prefect_runs`), so that tests can answer for the server in memory."""
 
     async def require(self, deployment: str) -> None:
-        await require_deployment(deployment)
+        """Raise DeploymentMissing unless `deployment` is registered (checked before taking an
+        upload)."""
+        async with get_client() as client:
+            await _deployment(client, deployment)
 
     async def start(
         self, deployment: str, parameters: dict[str, Any], idempotency_key: str | None
     ) -> StartedRun:
-        return await start_run(deployment, parameters, idempotency_key)
+        """Create a run of `deployment`; with a key already used, the server returns that run."""
+        async with get_client() as client:
+            target = await _deployment(client, deployment)
+            try:
+                run = await client.create_flow_run_from_deployment(
+                    target.id, parameters=parameters, idempotency_key=idempotency_key
+                )
+            except PrefectHTTPStatusError as e:
+                if e.response.status_code in (409, 422):
+                    raise InvalidParameters(e.response.json().get("detail", str(e))) from None
+                raise
+        return StartedRun.of(run, parameters["source"])
 
     async def existing(self, flow_run_id: str, source: str) -> StartedRun | None:
-        return await existing_run(flow_run_id, source)
+        """A run started before, as `start` answers it; None when the server does not know it."""
+        async with get_client() as client:
+            try:
+                run = await client.read_flow_run(UUID(flow_run_id))
+            except (ObjectNotFound, ValueError):
+                return None
+        return StartedRun.of(run, source)
 
     async def progress(self, flow_run_id: str) -> RunProgress | None:
-        return await run_progress(flow_run_id)
+        """The run's state and progress, or None when the server does not know the run."""
+        async with get_client() as client:
+            try:
+                run = await client.read_flow_run(UUID(flow_run_id))
+            except (ObjectNotFound, ValueError):
+                return None
+            progress = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]),
+                    type=ArtifactFilterType(any_=["progress"]),
+                ),
+                limit=1,
+            )
+        latest = progress[0] if progress else None
+        return RunProgress(
+            flow_run_id=flow_run_id,
+            state=run.state.name if run.state else "Unknown",
+            message=run.state.message if run.state else None,
+            # A progress artifact's data is its percent.
+            percent=float(latest.data) if latest and latest.data is not None else None,  # type: ignore[arg-type]
+            step=latest.description.removeprefix("vidp: ")
+            if latest and latest.description
+            else None,
+            url=url_for("flow-run", run.id),
+        )
