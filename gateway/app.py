@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidp import __version__, catalog
 from vidp.gateway import videos, webhooks
+from vidp.gateway.catalog import Reader
 from vidp.gateway.dependencies import Settings, come_back_later
 from vidp.gateway.health import check_all
 from vidp.gateway.metrics import Metrics
@@ -25,9 +26,7 @@ __all__ = ["create_app"]
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.catalog = catalog.Reader(
-        catalog.catalog_url(), get_gateway_settings().catalog_connections
-    )
+    app.state.catalog = Reader(catalog.catalog_url(), get_gateway_settings().catalog_connections)
     yield
     await app.state.catalog.close()
 

@@ -12,7 +12,7 @@ import httpx
 from fastapi import Depends, HTTPException, Request, status
 from prefect.exceptions import PrefectHTTPStatusError
 
-from vidp import catalog
+from vidp.gateway.catalog import Reader
 from vidp.gateway.runs import DeploymentMissing, InvalidParameters, PrefectRuns, StartedRun
 from vidp.gateway.settings import GatewaySettings, get_gateway_settings
 
@@ -36,11 +36,11 @@ async def _settings() -> GatewaySettings:
 Settings = Annotated[GatewaySettings, Depends(_settings)]
 
 
-async def _catalog(request: Request) -> catalog.Reader:
+async def _catalog(request: Request) -> Reader:
     return request.app.state.catalog
 
 
-Catalog = Annotated[catalog.Reader, Depends(_catalog)]
+Catalog = Annotated[Reader, Depends(_catalog)]
 
 _PREFECT_RUNS = PrefectRuns()  # it keeps no state: one serves every request
 

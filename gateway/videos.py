@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vidp import catalog
+from vidp.gateway.catalog import Reader
 from vidp.gateway.dependencies import (
     Catalog,
     Runs,
@@ -111,7 +112,7 @@ async def api_key(
 Authorized = Depends(api_key)
 
 
-async def _entry(reads: catalog.Reader, video_id: str) -> catalog.Video:
+async def _entry(reads: Reader, video_id: str) -> catalog.Video:
     video = await reads.find(video_id)
     if video is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {video_id} in the catalog")
@@ -226,9 +227,7 @@ async def upload(
         )
 
 
-async def _first_upload(
-    reads: catalog.Reader, runs: PrefectRuns, received: Received
-) -> Uploaded | None:
+async def _first_upload(reads: Reader, runs: PrefectRuns, received: Received) -> Uploaded | None:
     """The answer to the first upload of these bytes, when it stands: stored by the gateway and
     still there, its run known and not failed (a failed video is uploaded again to retry it)."""
     entry = await reads.find(received.video_id)

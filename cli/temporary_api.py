@@ -5,7 +5,7 @@ after importing its whole server package into the calling process: 2.3 s of one 
 that the run then keeps. Started here as its own process at once, it comes up while the
 pipeline's modules load, and the run's process stays smaller.
 
-`python -m vidp.temporary_api PORT` serves Prefect's app as `prefect.server.api.server` builds it
+`python -m vidp.cli.temporary_api PORT` serves Prefect's app as `prefect.server.api.server` builds it
 for an ephemeral server: no UI, and only the services Prefect runs in ephemeral servers.
 """
 

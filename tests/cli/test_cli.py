@@ -256,7 +256,7 @@ def _temporary_apis(prefect_home: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if "vidp.temporary_api" in (proc.info["cmdline"] or []):
+            if "vidp.cli.temporary_api" in (proc.info["cmdline"] or []):
                 if proc.environ().get("PREFECT_HOME") == prefect_home:
                     found.append(proc)
         except psutil.Error:  # it ended meanwhile

@@ -102,7 +102,7 @@ def _prefect_api() -> Iterator[None]:
         with temporary_settings(updates={PREFECT_API_URL: local}):
             yield
     else:
-        from vidp.temporary_api import TemporaryAPI
+        from vidp.cli.temporary_api import TemporaryAPI
 
         server = TemporaryAPI()
         try:
@@ -398,6 +398,3 @@ def demo(
     _summary(manifest)
     _print_line(f"results are in {_folder(manifest['final_video']['uri'])}")
 
-
-if __name__ == "__main__":
-    app()
