@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from prefect_aws import AwsClientParameters, AwsCredentials, MinIOCredentials, S3Bucket
 from pydantic import SecretStr
 
-from vidp.s3 import client_config
+from vidp.s3_credentials import client_config
 from vidp.settings import get_settings
 
 __all__ = ["register_blocks"]

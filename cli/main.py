@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import inspect
-import json
 import logging
 import os
 import subprocess
@@ -13,7 +12,16 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Callable, NoReturn, Optional, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Callable,
+    NoReturn,
+    Optional,
+    get_args,
+    get_origin,
+)
 
 import typer
 from pydantic import ValidationError
@@ -24,6 +32,9 @@ from rich.table import Table
 from vidp.errors import RejectedInput
 from vidp.memory import limit_malloc_arenas
 from vidp.options import ProcessOptions
+
+if TYPE_CHECKING:  # loaded by the run itself: the CLI starts without it
+    from vidp.manifest import Manifest
 
 __all__ = ["app"]
 
@@ -139,7 +150,7 @@ class _Failed(Exception):
         self.code, self.line = code, line
 
 
-def _run(source: str, output: str | None, options: ProcessOptions) -> dict[str, Any]:
+def _run(source: str, output: str | None, options: ProcessOptions) -> Manifest:
     """Run the flow in this process; raise _Failed (code 2 when the input is rejected)."""
     limit_malloc_arenas()
     with _prefect_api():
@@ -211,25 +222,19 @@ def _folder(uri: str) -> str:
     return uri.rsplit("/", 1)[0]
 
 
-def _summary(manifest: dict[str, Any]) -> None:
-    from vidp.manifest import manifest_uri
-
-    table = Table(
-        title=f"{manifest['source']['filename']} → {manifest['video_id']}", show_header=False
-    )
-    lang = manifest["language"]
-    table.add_row("language", f"{lang['code'] or 'none'} ({lang['method']})")
+def _summary(manifest: Manifest) -> None:
+    table = Table(title=f"{manifest.source.filename} → {manifest.video_id}", show_header=False)
+    lang = manifest.language
+    table.add_row("language", f"{lang.code or 'none'} ({lang.method})")
     animals = ", ".join(
-        f"{a['label']} ({a['first_seen_s']:g}–{a['last_seen_s']:g} s)" for a in manifest["animals"]
+        f"{a.label} ({a.first_seen_s:g}–{a.last_seen_s:g} s)" for a in manifest.animals
     )
     table.add_row("animals", animals or "none")
-    table.add_row("transcript", f"{manifest['transcript']['words']} words")
-    final = manifest["final_video"]
-    table.add_row(
-        "final video", f"{final['uri']} ({final['width']}x{final['height']}, {final['subtitles']})"
-    )
-    table.add_row("manifest", manifest_uri(manifest))
-    table.add_row("total", f"{manifest['timings_s']['total']:.1f} s")
+    table.add_row("transcript", f"{manifest.transcript.words} words")
+    final = manifest.final_video
+    table.add_row("final video", f"{final.uri} ({final.width}x{final.height}, {final.subtitles})")
+    table.add_row("manifest", manifest.uri)
+    table.add_row("total", f"{manifest.timings_s.total:.1f} s")
     Console().print(table)
 
 
@@ -271,7 +276,7 @@ def process(
                     manifest = _run(source, output, options)
             finally:
                 logging.disable(logging.CRITICAL)  # exit-time notices would add lines
-            sys.stdout.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(manifest.to_json() + "\n")
         else:
             _summary(_run(source, output, options))
     except _Failed as failed:
@@ -396,5 +401,4 @@ def demo(
         _print_line(failed.line)
         raise typer.Exit(failed.code) from None
     _summary(manifest)
-    _print_line(f"results are in {_folder(manifest['final_video']['uri'])}")
-
+    _print_line(f"results are in {_folder(manifest.final_video.uri)}")

@@ -11,9 +11,9 @@ from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from vidp.analysis import Analysis
+from vidp.analysis import Analysis, AnalysisModels
 from vidp.ingest import source_filename
-from vidp.options import ProcessOptions, resolve_model
+from vidp.options import ProcessOptions
 from vidp.preload import preload
 from vidp.settings import get_settings
 from vidp.speech import Transcript
@@ -42,16 +42,15 @@ def analyze_gpu(source: str, options: ProcessOptions = ProcessOptions()) -> Anal
         source: The video: s3://bucket/key, or a path this worker can read.
         options: The same processing options as the process-video run that asked.
     """
-    settings = get_settings()
-    weights = resolve_model(options.detector_weights, settings.detector_weights)
+    models = AnalysisModels.resolve(options, get_settings())
     staged = ingest_video(source)
     media = probe_video(staged.ref, staged.filename)
+    # The frames from a decode of their own (process-video's come from its encode), named alike.
     frames = sample_video_frames.submit(staged.ref, options.sample_fps)
     if still_working(frames):  # not a re-run served from the cache
-        preload(weights, quality_gate=False)
-    whisper = resolve_model(options.whisper_model, settings.whisper_model)
-    heard = submit_speech(staged.ref, media, options, whisper)
-    detections = detect_frames(frames.result(), options, weights)
+        preload(models.detector_weights, quality_gate=False)
+    heard = submit_speech(staged.ref, media, options, models.whisper_model)
+    detections = detect_frames(frames.result(), options, models.detector_weights)
     said = value(heard)
     return Analysis(
         detections=detections,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import (
@@ -18,6 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from vidp.detect import Detection
 from vidp.ingest import StagedVideo, source_filename
+from vidp.manifest import Manifest
 from vidp.options import ProcessOptions
 from vidp.preload import preload
 from vidp.report import detections_table, markdown_report
@@ -60,7 +60,7 @@ def process_video(
     source: str,
     output: str | None = None,
     options: ProcessOptions = ProcessOptions(),  # noqa: B008
-) -> dict[str, Any]:
+) -> Manifest:
     """Validate, analyse, encode and publish one video; return its manifest.
 
     Args:
@@ -84,9 +84,9 @@ def process_video(
         remote = None
         if run.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
             remote = analyze_remotely.submit(run.gpu_deployment, source, options)
-            heard = remote_speech.submit(video, remote, run.whisper_model)
+            heard = remote_speech.submit(video, remote, run.models.whisper_model)
         else:
-            heard = submit_speech(video, media, options, run.whisper_model)
+            heard = submit_speech(video, media, options, run.models.whisper_model)
         subtitles = subtitle_files.submit(video, heard, media.duration_s)
         plan = run.plan(media)
         # One decode of the source makes every picture; with `one_pass` it waits for the
@@ -97,13 +97,13 @@ def process_video(
         # does (it needs the cores), and not on a re-run served from the cache.
         subtitles.wait()
         if remote is None and still_working(encoded_f):
-            preload(run.detector_weights)
+            preload(run.models.detector_weights)
 
         encoded = encoded_f.result()
         if remote is not None:  # its detections name frames as they are named here
             detections = remote.result().detections
-        else:
-            detections = detect_frames(encoded.frames, options, run.detector_weights)
+        else:  # on the encode's frames (`analyze-gpu` samples its own, named alike)
+            detections = detect_frames(encoded.frames, options, run.models.detector_weights)
         animals = summarize.submit(video, encoded.frames, detections).result()
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
         said: Heard = value(heard)
@@ -116,7 +116,7 @@ def process_video(
             run, staged, media, said, animals, value(subtitles), encoded, made, plan
         )
         catalog_published(manifest)
-        progress(100, f"published {manifest['final_video']['uri']}")
+        progress(100, f"published {manifest.final_video.uri}")
         _artifacts(manifest, detections)
     return manifest
 
@@ -138,9 +138,9 @@ def _catalog_entry(staged: StagedVideo) -> Iterator[None]:
         raise
 
 
-def _artifacts(manifest: dict[str, Any], detections: list[Detection]) -> None:
+def _artifacts(manifest: Manifest, detections: list[Detection]) -> None:
     """The report and the detections table on the run's Artifacts tab."""
-    video_id = manifest["video_id"]
+    video_id = manifest.video_id
     create_markdown_artifact(
         markdown_report(manifest), key=f"report-{video_id}", description="vidp report"
     )

@@ -12,13 +12,14 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from vidp.options import ProcessOptions
-from vidp.sweep import UploadObject, list_uploads, plan_sweep
+from vidp.storage import StoredObject
+from vidp.sweep import list_uploads, plan_sweep
 
 __all__ = ["sweep_uploads"]
 
 
 @task(retries=3, retry_delay_seconds=[2, 8, 30])
-def list_upload_objects(uploads: str) -> list[UploadObject]:
+def list_upload_objects(uploads: str) -> list[StoredObject]:
     """List the upload prefix."""
     return list_uploads(uploads)
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 from prefect.client.orchestration import get_client
 from sqlalchemy import text
 
-from vidp import catalog
+from vidp import catalog, storage
 from vidp.ffmpeg import ffmpeg_exe
-from vidp.s3 import credentials, parse_s3_uri
 
 __all__ = ["check_all"]
 
@@ -30,14 +27,7 @@ def _database() -> None:
 
 
 def _storage(uploads: str) -> None:
-    if uploads.startswith("s3://"):
-        name, _ = parse_s3_uri(uploads.rstrip("/") + "/")
-        credentials().get_s3_client().head_bucket(Bucket=name)
-        return
-    folder = Path(uploads).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    if not os.access(folder, os.W_OK):
-        raise PermissionError(f"{folder} is not writable")
+    storage.at(uploads).check_writable(uploads)
 
 
 def _ffmpeg() -> None:

@@ -8,7 +8,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ValidationError
 
-from vidp.sweep import UploadObject
+from vidp.storage import StoredObject
 
 __all__ = ["NotNotification", "created_objects"]
 
@@ -58,7 +58,7 @@ class _BridgeEvent(BaseModel):
     detail: _BridgeDetail
 
 
-def created_objects(body: Any) -> list[UploadObject]:
+def created_objects(body: Any) -> list[StoredObject]:
     """The objects a notification says were created (deletions and the like are left out).
 
     The ETag is the object's identity, as in `sweep-uploads`, so a notification and a sweep of
@@ -76,27 +76,25 @@ def created_objects(body: Any) -> list[UploadObject]:
         raise NotNotification(f"not an S3 event notification: {e.errors()[0]['msg']}") from None
 
 
-def _from_eventbridge(body: dict[str, Any]) -> list[UploadObject]:
+def _from_eventbridge(body: dict[str, Any]) -> list[StoredObject]:
     if body["detail-type"] != "Object Created":
         return []
     detail = _BridgeEvent.model_validate(body).detail
     return [
-        UploadObject(
-            bucket=detail.bucket.name,
-            key=detail.object.key,
+        StoredObject(
+            uri=f"s3://{detail.bucket.name}/{detail.object.key}",
             etag=detail.object.etag,
             size=detail.object.size,
         )
     ]
 
 
-def _from_records(body: dict[str, Any]) -> list[UploadObject]:
+def _from_records(body: dict[str, Any]) -> list[StoredObject]:
     """AWS URL-encodes keys in these notifications (a space arrives as `+`); MinIO does too."""
     notification = _Notification.model_validate(body)
     return [
-        UploadObject(
-            bucket=r.s3.bucket.name,
-            key=unquote_plus(r.s3.object.key),
+        StoredObject(
+            uri=f"s3://{r.s3.bucket.name}/{unquote_plus(r.s3.object.key)}",
             etag=r.s3.object.eTag,
             size=r.s3.object.size,
         )

@@ -1,7 +1,7 @@
 """Multipart video uploads streamed to storage: hashed, counted and type-checked on the way.
 
 The body is parsed as it arrives (python-multipart's push parser), so a video is never held whole in
-memory or spooled twice: each chunk goes straight to a local file or to an S3 multipart upload.
+memory or spooled twice: each chunk goes straight to storage (a local file, an S3 multipart upload).
 Too large or not a video, the upload is aborted and nothing is left in storage.
 """
 
@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Protocol
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from pydantic import BaseModel
 from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from vidp.s3 import bucket, parse_s3_uri
-from vidp.sweep import VIDEO_SUFFIXES, UploadObject
+from vidp import storage
+from vidp.storage import StoredObject, Writer
+from vidp.sweep import VIDEO_SUFFIXES
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -38,7 +38,6 @@ __all__ = [
     "receive_upload",
 ]
 
-_PART_BYTES = 8 * 1024 * 1024  # S3 multipart part size (5 MiB minimum)
 _SNIFF_BYTES = 4096
 
 
@@ -86,82 +85,6 @@ def _safe_name(filename: str) -> str:
     return name.lstrip(".") or "upload"
 
 
-class _Sink(Protocol):
-    uri: str
-
-    def write(self, data: bytes) -> None: ...
-    def commit(self) -> str:
-        """Make the object visible; return its ETag or another identity of this version."""
-        ...
-
-    def abort(self) -> None: ...
-
-
-class _LocalSink:
-    def __init__(self, root: Path, upload_id: str, name: str) -> None:
-        self.path = root / upload_id / name
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.draft = self.path.with_name(f".{name}.part")
-        self.file = self.draft.open("wb")
-        self.uri = str(self.path)
-
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-
-    def commit(self) -> str:
-        self.file.close()
-        os.replace(self.draft, self.path)
-        return self.path.parent.name
-
-    def abort(self) -> None:
-        self.file.close()
-        self.draft.unlink(missing_ok=True)
-        self.path.parent.rmdir()
-
-
-class _S3Sink:
-    """An S3 multipart upload: parts of 8 MiB, so at most one part is in memory."""
-
-    def __init__(self, target: str, upload_id: str, name: str) -> None:
-        bucket_name, prefix = parse_s3_uri(target.rstrip("/") + "/")
-        self.bucket, self.key = bucket_name, f"{prefix}{upload_id}/{name}"
-        self.client = bucket(bucket_name).credentials.get_s3_client()
-        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        self.upload = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self.key, ContentType=content_type
-        )["UploadId"]
-        self.parts: list[dict[str, object]] = []
-        self.buffer = bytearray()
-        self.uri = f"s3://{self.bucket}/{self.key}"
-
-    def write(self, data: bytes) -> None:
-        self.buffer += data
-        while len(self.buffer) >= _PART_BYTES:
-            self._send(bytes(self.buffer[:_PART_BYTES]))
-            del self.buffer[:_PART_BYTES]
-
-    def _send(self, data: bytes) -> None:
-        number = len(self.parts) + 1
-        answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload, PartNumber=number, Body=data
-        )
-        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-
-    def commit(self) -> str:
-        if self.buffer or not self.parts:
-            self._send(bytes(self.buffer))
-        done = self.client.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload,
-            MultipartUpload={"Parts": self.parts},
-        )
-        return done["ETag"]
-
-    def abort(self) -> None:
-        self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload)
-
-
 class _FilePart:
     """The `file` part as it streams: checked, hashed and counted before it reaches the sink."""
 
@@ -173,7 +96,9 @@ class _FilePart:
             raise NotAVideo(f"content type {content_type!r} is not a video type")
         self.target, self.limit = target, limit
         self.digest, self.size, self.head = hashlib.sha256(), 0, b""
-        self.sink: _Sink | None = None
+        self.store = storage.at(target)
+        self.upload_id = uuid.uuid4().hex
+        self.sink: Writer | None = None
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -189,25 +114,24 @@ class _FilePart:
             data, self.head = self.head, b""
         sink.write(data)
 
-    def _open(self) -> _Sink:
+    def _open(self) -> Writer:
         if not looks_like_video(self.head):
             raise NotAVideo(f"{self.name!r} is not a video container ffmpeg reads")
-        upload_id = uuid.uuid4().hex
-        if self.target.startswith("s3://"):
-            self.sink = _S3Sink(self.target, upload_id, self.name)
-        else:
-            self.sink = _LocalSink(Path(self.target).expanduser().resolve(), upload_id, self.name)
+        folder = self.store.local_path(self.target)
+        root = str(folder.resolve()) if folder is not None else self.target.rstrip("/")
+        content_type = mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+        self.sink = self.store.writer(f"{root}/{self.upload_id}/{self.name}", content_type)
         return self.sink
 
-    def finish(self) -> tuple[str, str]:
-        """Store the rest and make the object visible; return its URI and identity."""
+    def finish(self) -> StoredObject:
+        """Store the rest and make the object visible; return it as stored."""
         sink = self.sink
         if sink is None:
             if not self.head:
                 raise BadUpload("the file part is empty")
             sink = self._open()
             sink.write(self.head)
-        return sink.uri, sink.commit()
+        return sink.commit()
 
     def abort(self) -> None:
         if self.sink is not None:
@@ -234,25 +158,21 @@ async def receive_upload(
         await state.flush()
         if state.file is None:
             raise BadUpload("the form has no `file` part")
-        uri, identity = await anyio.to_thread.run_sync(state.file.finish)
+        stored = await anyio.to_thread.run_sync(state.file.finish)
     except BaseException:
         if state.file is not None:
             await anyio.to_thread.run_sync(state.file.abort)
         raise
     file = state.file
-    if uri.startswith("s3://"):
-        name, key = parse_s3_uri(uri)
-        idempotency_key = UploadObject(
-            bucket=name, key=key, etag=identity, size=file.size
-        ).idempotency_key
-    else:
-        idempotency_key = f"upload/{identity}"
     return Received(
         sha256=file.digest.hexdigest(),
         size_bytes=file.size,
         filename=file.name,
-        uri=uri,
-        idempotency_key=idempotency_key,
+        uri=stored.uri,
+        # An object's version keys it as a sweep of the bucket would; a file, its upload.
+        idempotency_key=stored.idempotency_key
+        if file.store.versioned
+        else f"upload/{file.upload_id}",
         fields=state.fields,
     )
 
@@ -328,21 +248,9 @@ class _FormState:
 
 def delete_upload(uri: str) -> None:
     """Delete an upload the gateway stored (its own folder or key prefix)."""
-    if uri.startswith("s3://"):
-        from vidp.s3 import delete_object
-
-        delete_object(uri)
-        return
-    path = Path(uri)
-    path.unlink(missing_ok=True)
-    if path.parent.exists() and not any(path.parent.iterdir()):
-        path.parent.rmdir()
+    storage.at(uri).delete(uri)
 
 
 def still_stored(uri: str) -> bool:
     """Whether the object or file at `uri` is still there."""
-    if uri.startswith("s3://"):
-        from vidp.sweep import current_version
-
-        return current_version(uri) is not None
-    return Path(uri).is_file()
+    return storage.at(uri).stat(uri) is not None

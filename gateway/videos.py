@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -13,7 +12,7 @@ from fastapi import Path as Path_
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from vidp import catalog
+from vidp import catalog, storage
 from vidp.gateway.catalog import Reader
 from vidp.gateway.dependencies import (
     Catalog,
@@ -33,8 +32,8 @@ from vidp.gateway.uploads import (
     receive_upload,
     still_stored,
 )
+from vidp.manifest import Manifest
 from vidp.publish import unpublish
-from vidp.s3 import presign
 from vidp.settings import get_settings
 
 __all__ = ["router"]
@@ -67,7 +66,7 @@ class VideoPage(BaseModel):
 
 
 class VideoDetail(VideoSummary):
-    manifest: dict[str, Any] | None = Field(description="The published manifest, once completed.")
+    manifest: Manifest | None = Field(description="The published manifest, once completed.")
     run: RunProgress | None = Field(
         None, description="The run's state and progress while it works."
     )
@@ -142,12 +141,12 @@ _UPLOAD_BODY = {
 VideoId = Annotated[str, Path_(pattern="^[0-9a-f]{16}$", description="The manifest's video_id.")]
 
 
-def _video_uri(manifest: dict[str, Any], rendition: str | None) -> str:
+def _video_uri(manifest: Manifest, rendition: str | None) -> str:
     if rendition is None:
-        return manifest["final_video"]["uri"]
-    for r in manifest["renditions"]:
-        if r["label"] == rendition:
-            return r["uri"]
+        return manifest.final_video.uri
+    for r in manifest.renditions:
+        if r.label == rendition:
+            return r.uri
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rendition {rendition!r}")
 
 
@@ -307,12 +306,14 @@ async def stream(
     video = await _entry(reads, video_id)
     if video.status != "completed" or not video.manifest:
         raise HTTPException(status.HTTP_409_CONFLICT, f"video {video_id} is {video.status}")
-    uri = _video_uri(video.manifest, rendition)
-    if uri.startswith("s3://"):
-        link = await anyio.to_thread.run_sync(presign, uri, get_settings().presign_expiry_s)
-        return RedirectResponse(link, status.HTTP_307_TEMPORARY_REDIRECT)
-    path = Path(uri.removeprefix("file://"))
-    if not path.is_file():
+    uri = _video_uri(Manifest.model_validate(video.manifest), rendition)
+    store = storage.at(uri)
+    path = store.local_path(uri)
+    if path is None:  # object storage serves the bytes itself
+        link = await anyio.to_thread.run_sync(store.link, uri, get_settings().presign_expiry_s)
+        if link is not None:
+            return RedirectResponse(link, status.HTTP_307_TEMPORARY_REDIRECT)
+    if path is None or not path.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{uri} is gone from storage")
     return FileResponse(path, media_type="video/mp4")
 

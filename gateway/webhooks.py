@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
+from vidp import storage
 from vidp.gateway.dependencies import Runs, Settings, come_back_later, start
 from vidp.gateway.notifications import NotNotification, created_objects
 from vidp.gateway.runs import StartedRun
@@ -162,7 +163,7 @@ async def run_request(
     runs: Runs,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> RunsStarted:
-    """Start one run for `source`. An s3:// source is keyed by its object version and the
+    """Start one run for `source`. A source in object storage is keyed by its version and the
     parameters, as a sweep or a notification of that object is, so each way in finds the same
     run; an object that is not there is 422. Other sources are keyed by `Idempotency-Key`."""
     try:
@@ -176,7 +177,7 @@ async def run_request(
             "(VIDP_GATEWAY_RUN_SOURCES)",
         )
     key = idempotency_key
-    if asked.source.startswith("s3://"):
+    if _versioned(asked.source):
         try:
             found = await _from_bucket(current_version, asked.source)
         except ValueError as e:  # not bucket and key
@@ -188,6 +189,14 @@ async def run_request(
         key = found.idempotency_key + (f"/{_digest(asked.parameters)}" if asked.parameters else "")
     parameters = {**asked.parameters, "source": asked.source}
     return RunsStarted(runs=[await start(request, settings, runs, parameters, key)])
+
+
+def _versioned(uri: str) -> bool:
+    """Whether `uri` names an object whose version keys its run (a file goes by Idempotency-Key)."""
+    try:
+        return storage.at(uri).versioned
+    except storage.UnsupportedStorage:  # the run rejects it, with the reason
+        return False
 
 
 def _digest(parameters: dict[str, Any]) -> str:

@@ -6,9 +6,10 @@ from prefect import task, unmapped
 from pydantic import BaseModel
 
 from vidp.detect import AnimalSummary, Detection, detect_animals, save_best_crops, summarize_animals
-from vidp.encode import FrameSample, encode_pass, frame_time
+from vidp.encode import encode_pass, frame_time
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
+from vidp.outputs import frame_sample
 from vidp.settings import get_settings
 from vidp.tasks.policies import CACHED, CACHED_FILES, ON_MODEL_RUNTIME, STEP_TIMEOUT, model_slot
 from vidp.workfiles import WorkFile, keep
@@ -24,8 +25,8 @@ class Animals(BaseModel):
 @task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
 def sample_video_frames(video: VideoRef, fps: float) -> list[WorkFile]:
     """Only the detector's frames from a decode of the source, where no encode is needed
-    (`analyze-gpu`); they are named as `encode_media` names them."""
-    sample = FrameSample(video.work_dir / f"frames-{fps:g}fps", fps)
+    (`analyze-gpu`); named as `encode_media`'s are, by `frame_sample`."""
+    sample = frame_sample(video.work_dir, fps)
     return keep(video, encode_pass(video.path, None, frames=sample).frames)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from prefect import task
@@ -10,7 +9,7 @@ from prefect.client.orchestration import get_client
 
 from vidp import catalog
 from vidp.ingest import StagedVideo
-from vidp.manifest import manifest_uri
+from vidp.manifest import Manifest
 from vidp.tasks.policies import IO_RETRIES
 
 __all__ = ["catalog_failed", "catalog_published", "catalog_running", "catalog_run_ended"]
@@ -23,9 +22,9 @@ def catalog_running(staged: StagedVideo, flow_run_id: str | None) -> None:
 
 
 @task(**IO_RETRIES)
-def catalog_published(manifest: dict[str, Any]) -> None:
+def catalog_published(manifest: Manifest) -> None:
     """The entry gets the manifest once it is published."""
-    catalog.record_published(manifest, manifest_uri(manifest))
+    catalog.record_published(manifest)
 
 
 @task(**IO_RETRIES)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from prefect import task
 from prefect.context import FlowRunContext
 
 from vidp.ingest import StagedVideo
-from vidp.manifest import FinalFile, RenditionFile, Results, build_manifest
+from vidp.manifest import FinalFile, Manifest, RenditionFile, Results, build_manifest
 from vidp.outputs import OutputPlan
 from vidp.probe import MediaInfo
-from vidp.publish import publish, storage_for
+from vidp.publish import publication_for, publish
 from vidp.run_config import RunConfig
 from vidp.speech import Transcript
 from vidp.tasks.animals import Animals
@@ -35,7 +34,7 @@ def publish_results(
     encoded: EncodedMedia,
     final: tuple[WorkFile, str],
     plan: OutputPlan,
-) -> dict[str, Any]:
+) -> Manifest:
     """Copy the outputs under `<run.output>/<video_id>/` and write `manifest.json` last."""
     words = Transcript.load(heard.transcript.local()) if heard.transcript else None
     final_file, final_mode = final
@@ -71,9 +70,9 @@ def publish_results(
     # manifest keeps the whole run's seconds.
     context, now = FlowRunContext.get(), datetime.now(timezone.utc)
     timings_s = {"total": (now - (context.start_time if context else now)).total_seconds()}
-    storage = storage_for(run.output, staged.ref.video_id)
+    publication = publication_for(run.output, staged.ref.video_id)
     return publish(
-        storage,
+        publication,
         {key: file.local() for key, file in results.files().items()},
         lambda uris, links: build_manifest(results, uris, links, timings_s),
     )

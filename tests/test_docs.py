@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers.repo import REPO
 
 from vidp.gateway.settings import GatewaySettings
 from vidp.options import ProcessOptions
@@ -60,3 +60,12 @@ def test_every_link_resolves(doc: Path) -> None:
         if anchor:
             headings = re.findall(r"^#+ (.+)$", file.read_text(), flags=re.M)
             assert anchor in {_anchor(h) for h in headings}, f"{doc.name}: {target}"
+
+
+def test_the_architecture_note_names_files_and_names_that_exist() -> None:
+    note = (REPO / "docs" / "architecture.md").read_text()
+    paths = set(re.findall(r"`((?:vidp|flows|tasks|gateway|cli|deployments)/[\w/]+\.py)", note))
+    assert paths and not {p for p in paths if not (REPO / p).is_file()}
+    for path in paths:  # a name said to be in a module is defined there
+        for name in re.findall(rf"`{re.escape(path)}`'s `(\w+)`", note):
+            assert re.search(rf"^(class|def) {name}\b|^{name} = ", (REPO / path).read_text(), re.M)

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from conftest import REPO, create_database, postgres_server, process_worker, vidp
+from helpers.postgres import create_database, postgres_server
+from helpers.processes import process_worker, vidp
+from helpers.repo import REPO
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.deployments import run_deployment
@@ -107,6 +109,7 @@ def _entry(video_id: str) -> catalog.Video | None:
 @pytest.mark.slow
 @pytest.mark.minutes  # three heartbeats of 30 s, Prefect's shortest
 @pytest.mark.timeout(1200)
+@pytest.mark.usefixtures("detector_weights")
 def test_a_run_whose_worker_dies_is_crashed_recorded_and_run_again_from_the_cache(
     prefect_server: str, media_dir: Path, tmp_path: Path
 ) -> None:
@@ -203,6 +206,7 @@ def test_a_full_work_disk_is_a_clear_failure_that_publishes_nothing(
     assert "No space left on device" in (entry.error or "")
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_a_catalog_database_restarted_mid_run_still_gets_the_outcome(
     media_dir: Path, tmp_path: Path
 ) -> None:

@@ -22,16 +22,12 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from conftest import (
-    API_KEY,
-    create_database,
-    flow_runs,
-    gateway_process,
-    notification,
-    put_upload,
-    signed,
-    vidp,
-)
+from helpers.gateway import API_KEY, gateway_process, notification, signed
+from helpers.manifests import published
+from helpers.postgres import create_database
+from helpers.prefect_stack import flow_runs
+from helpers.processes import vidp
+from helpers.s3 import put_upload
 
 from vidp import catalog
 
@@ -86,7 +82,7 @@ def load_gateway(
                     filename=f"clip-{i}.mp4",
                     source_uri=f"s3://uploads/load/clip-{i}.mp4",
                     tags=["load", f"batch-{i // 100}"],
-                    manifest={"video_id": f"{i:016x}", "animals": [{"label": "cat"}] * 3},
+                    manifest=published(f"{i:016x}", f"/out/{i:016x}").model_dump(mode="json"),
                     error=None if i % 4 else "the source has no video stream",
                     updated_at=start - timedelta(seconds=i),
                 )

@@ -29,7 +29,9 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from conftest import REPO, TEST_WEIGHTS, flow_runs, server_errors
+from helpers.prefect_stack import flow_runs, server_errors
+from helpers.repo import REPO
+from helpers.weights import TEST_WEIGHTS
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -42,6 +44,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.minutes,
     pytest.mark.timeout(1500),
+    pytest.mark.usefixtures("detector_weights"),
 ]
 
 API = "http://127.0.0.1:4200/api"  # the addresses the docs use
@@ -133,7 +136,7 @@ def worker_online(pool: str) -> bool:
 
 
 def runs_of(deployment: str) -> list[FlowRun]:
-    """conftest's `flow_runs`, on the docs' server."""
+    """`flow_runs` (helpers.prefect_stack), on the docs' server."""
     with temporary_settings({PREFECT_API_URL: API}):
         return flow_runs(deployment)
 

@@ -8,14 +8,19 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, ui_url
+from helpers.browser import ARTIFACTS
+from helpers.prefect_stack import ui_url
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from vidp.flows.process_video import process_video
 from vidp.options import ProcessOptions
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("detector_weights"),
+]
 
 
 def test_a_completed_run_shows_the_report_naming_the_animal(

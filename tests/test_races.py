@@ -14,17 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import (
-    REPO,
-    SECRET,
-    flow_runs,
-    gateway_process,
-    notification,
-    post,
-    process_worker,
-    signed,
-    vidp,
-)
+from helpers.gateway import SECRET, gateway_process, notification, post, signed
+from helpers.prefect_stack import flow_runs
+from helpers.processes import process_worker, vidp
+from helpers.repo import REPO
 
 from vidp.sample import make_clip
 
@@ -33,6 +26,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.minutes,
     pytest.mark.timeout(1500),
+    pytest.mark.usefixtures("detector_weights"),
 ]
 
 POOLS = {"VIDP_CPU_POOL": "race-cpu", "VIDP_GPU_POOL": "race-gpu"}

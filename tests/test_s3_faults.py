@@ -15,10 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import gateway_process, notification, post, put_upload, signed, vidp
-from faulty_s3 import Fault, FaultyS3, faulty_s3
+from helpers.faulty_s3 import Fault, FaultyS3, faulty_s3
+from helpers.gateway import gateway_process, notification, post, signed
+from helpers.processes import vidp
+from helpers.s3 import put_upload
 
-from vidp.s3 import S3Storage, download
+from vidp import storage
+from vidp.publish import publication_for
 from vidp.sample import make_clip
 
 STALL_TIMEOUT_S = "2"  # VIDP_S3_TIMEOUT_S: a stalled connection is dropped after this long
@@ -53,8 +56,8 @@ def test_a_multipart_upload_survives_throttling_resets_and_stalls(
         Fault("stall_request", "PUT", _part(3), stall_s=6),
         Fault("reset", "POST", lambda p: "uploadId=" in p),  # complete, before it reaches S3
     ]
-    storage = S3Storage("s3://results/faults", "f" * 16)
-    uri = storage.stage(local, "final.mp4")
+    publication = publication_for("s3://results/faults", "f" * 16)
+    uri = publication.stage(local, "final.mp4")
 
     assert not proxy.unfired(), "every fault was injected"
     assert uri == f"s3://results/faults/{'f' * 16}/final.mp4"
@@ -74,7 +77,7 @@ def test_a_download_survives_throttling_resets_and_stalls(s3, proxy: FaultyS3) -
         Fault("stall_response", "GET", stall_s=6),
     ]
     sink = io.BytesIO()
-    download("s3://uploads/faults/source.mp4", sink)
+    storage.at("s3://uploads/faults/source.mp4").read_into("s3://uploads/faults/source.mp4", sink)
 
     assert not proxy.unfired()
     assert hashlib.sha256(sink.getvalue()).digest() == hashlib.sha256(data).digest()
@@ -87,16 +90,17 @@ def test_an_upload_that_keeps_failing_leaves_no_multipart_upload_open(
     local = tmp_path / "final.mp4"
     local.write_bytes(os.urandom(10 * 1024 * 1024))
     proxy.faults = [Fault("slowdown", "PUT", _part(2), times=1000)]
-    storage = S3Storage("s3://results/failing", "e" * 16)
+    publication = publication_for("s3://results/failing", "e" * 16)
 
     with pytest.raises(Exception, match="SlowDown"):
-        storage.stage(local, "final.mp4")
+        publication.stage(local, "final.mp4")
     assert _open_uploads(s3, "results") == []  # s3transfer aborted it
     assert "Contents" not in s3.list_objects_v2(Bucket="results", Prefix="failing/")
 
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.usefixtures("detector_weights")
 def test_a_run_through_a_faulty_s3_publishes_every_byte(
     prefect_server: str, s3, s3_server: str, media_dir: Path, tmp_path: Path
 ) -> None:

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import (
+from helpers.gateway import (
     API_KEY,
     NOTIFY_TOKEN,
-    REPO,
     SECRET,
     Gateway,
     gateway_process,
     notification,
     post,
     signed,
-    vidp,
 )
+from helpers.processes import vidp
+from helpers.repo import REPO
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -111,6 +111,7 @@ def test_the_gateway_never_shows_its_secrets(gateway: Gateway) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
+@pytest.mark.usefixtures("detector_weights")
 def test_s3_credentials_appear_in_no_manifest_log_or_artifact(
     prefect_server: str, s3, media_dir: Path
 ) -> None:
@@ -136,6 +137,7 @@ def test_s3_credentials_appear_in_no_manifest_log_or_artifact(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("detector_weights")
 def test_a_file_name_is_never_an_option_or_a_protocol(media_dir: Path, tmp_path: Path) -> None:
     """ffmpeg reads the work copy (`<work>/<video_id>/source`) as `file:<path>`; the user's name
     is only ever shown."""

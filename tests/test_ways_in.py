@@ -17,18 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import (
-    ARTIFACTS,
-    SECRET,
-    flow_runs,
-    gateway_process,
-    notification,
-    post,
-    process_worker,
-    signed,
-    ui_url,
-    vidp,
-)
+from helpers.browser import ARTIFACTS
+from helpers.gateway import SECRET, gateway_process, notification, post, signed
+from helpers.prefect_stack import flow_runs, ui_url
+from helpers.processes import process_worker, vidp
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.responses import DeploymentResponse
 
@@ -119,6 +111,7 @@ def test_vidp_deploy_registers_the_deployments(deployment: DeploymentResponse) -
     assert gpu.work_pool_name == "ways-gpu"
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_prefect_deployment_run(deployment: DeploymentResponse, s3, cat_clip: Path) -> None:
     s3.upload_file(str(cat_clip), "uploads", "ways/cli/cat.mp4")
     source = "source=s3://uploads/ways/cli/cat.mp4"
@@ -135,6 +128,7 @@ def test_prefect_deployment_run(deployment: DeploymentResponse, s3, cat_clip: Pa
     assert served.status_code == 206 and served.content == final["Body"].read()[10:2010]
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_the_ui_run_form(
     deployment: DeploymentResponse, s3, browser, prefect_server: str, media_dir: Path
 ) -> None:
@@ -166,6 +160,7 @@ def test_the_ui_run_form(
     page.close()
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_an_upload_event_triggers_a_run(
     deployment: DeploymentResponse, s3, media_dir: Path
 ) -> None:
@@ -184,6 +179,7 @@ def test_an_upload_event_triggers_a_run(
     assert final_state(run.id) == "Completed"
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_a_signed_bucket_notification_to_the_gateway(
     deployment: DeploymentResponse, s3, media_dir: Path, tmp_path: Path
 ) -> None:

@@ -1,18 +1,45 @@
-"""What the model work produces, as data: what `analyze-gpu` returns to `process-video`."""
+"""The model work of a run, described once for both flows that do it (`process-video` on its
+own machine, `analyze-gpu` on a GPU pool): the models it runs, and what it produces as data."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from vidp.detect import Detection
+from vidp.options import ProcessOptions
+from vidp.settings import Settings
 from vidp.speech import LanguageResult, Transcript
 
-__all__ = ["Analysis"]
+__all__ = ["AnalysisModels", "Analysis"]
+
+
+class AnalysisModels(BaseModel):
+    """The detector and the Whisper model a run uses: the options' choice, else the machine's
+    default, resolved on the machine that runs them (a local file as an absolute path)."""
+
+    detector_weights: str
+    whisper_model: str
+
+    @classmethod
+    def resolve(cls, options: ProcessOptions, settings: Settings) -> AnalysisModels:
+        return cls(
+            detector_weights=_resolve(options.detector_weights, settings.detector_weights),
+            whisper_model=_resolve(options.whisper_model, settings.whisper_model),
+        )
 
 
 class Analysis(BaseModel):
-    """Detections name their frames by file name, which is the same on the machine that asked."""
+    """What `analyze-gpu` returns to `process-video`. Detections name their frames by file
+    name, which is the same on the machine that asked."""
 
     detections: list[Detection]
     language: LanguageResult
     transcript: Transcript | None
+
+
+def _resolve(name: str, default: str) -> str:
+    """The model `name` names, else `default`; a local file as an absolute path."""
+    path = Path(name or default).expanduser()
+    return str(path.resolve()) if path.exists() else name or default

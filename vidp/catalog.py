@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -35,6 +35,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from vidp.settings import get_settings
+
+if TYPE_CHECKING:  # annotations only: no need to load the pipeline's models
+    from vidp.manifest import Manifest
 
 __all__ = [
     "CatalogNotMigrated",
@@ -199,15 +202,15 @@ def record_running(video_id: str, source_uri: str, filename: str, flow_run_id: s
         video.error = None
 
 
-def record_published(manifest: dict[str, Any], manifest_uri: str) -> None:
-    """The video's outputs and manifest are published."""
+def record_published(manifest: Manifest) -> None:
+    """The video's outputs and manifest are published; the entry keeps the manifest's JSON."""
     with session() as s:
-        video = _get_or_new(s, manifest["video_id"])
+        video = _get_or_new(s, manifest.video_id)
         video.status = "completed"
-        video.manifest, video.manifest_uri = manifest, manifest_uri
-        video.source_uri = manifest["source"]["uri"]
-        video.filename = manifest["source"]["filename"]
-        video.duration_s = manifest["timings_s"].get("total")
+        video.manifest, video.manifest_uri = manifest.model_dump(mode="json"), manifest.uri
+        video.source_uri = manifest.source.uri
+        video.filename = manifest.source.filename
+        video.duration_s = manifest.timings_s.total
         video.error = None
 
 

@@ -5,25 +5,19 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import uuid
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel
 
+from vidp import storage
 from vidp.errors import EmptyFile, RejectedInput, SourceNotFound, UnsupportedSource
 from vidp.settings import get_settings
+from vidp.storage import Store, UnsupportedStorage
 
 __all__ = ["VideoRef", "StagedVideo", "ingest", "source_filename"]
-
-_CHUNK = 1 << 20
-
-# scheme -> fetcher: writes the source's bytes, in order, into a sink. The rest of the
-# pipeline only sees the local copy.
-Fetcher = Callable[[str, BinaryIO], None]
 
 
 class VideoRef(BaseModel):
@@ -49,6 +43,12 @@ class VideoRef(BaseModel):
         """The local work copy of the source."""
         return self.work_dir / "source"
 
+    def uri(self, name: str = "source") -> str:
+        """Where any machine with the same settings reads the work file `name` (the source by
+        default): the work store (`VIDP_WORK_STORE`), else this machine's work folder."""
+        store = get_settings().work_store
+        return f"{store}/{self.video_id}/{name}" if store else str(self.work_dir / name)
+
     def generation(self) -> str:
         """A token of this machine's work folder: renewed whenever the folder is recreated."""
         marker = self.work_dir / ".generation"
@@ -65,40 +65,13 @@ class VideoRef(BaseModel):
 
 
 class StagedVideo(BaseModel):
-    """A source copied into the work directory, and where it came from."""
+    """A source copied into the work directory (and the work store: `ref.uri()`), and where it
+    came from (`uri`)."""
 
     ref: VideoRef
     uri: str
     filename: str
     size_bytes: int
-
-
-def _local_path(uri: str) -> Path:
-    if uri.startswith("file://"):
-        parsed = urlparse(uri)
-        if parsed.netloc not in ("", "localhost"):
-            raise UnsupportedSource(f"file:// URI with a remote host is not supported: {uri}")
-        return Path(unquote(parsed.path))
-    return Path(uri).expanduser()
-
-
-def _fetch_local(uri: str, sink: BinaryIO) -> None:
-    path = _local_path(uri)
-    if not path.exists():
-        raise SourceNotFound(f"source not found: {path}")
-    if not path.is_file():
-        raise RejectedInput(f"source is not a regular file: {path}")
-    with path.open("rb") as stream:
-        shutil.copyfileobj(stream, sink, _CHUNK)
-
-
-def _fetch_s3(uri: str, sink: BinaryIO) -> None:
-    from vidp.s3 import download
-
-    download(uri, sink)
-
-
-_FETCHERS: dict[str, Fetcher] = {"": _fetch_local, "file": _fetch_local, "s3": _fetch_s3}
 
 
 class _HashingSink(io.RawIOBase):
@@ -126,26 +99,37 @@ def source_filename(uri: str) -> str:
     return Path(uri).name
 
 
-def _fetcher(uri: str) -> Fetcher:
-    scheme = urlparse(uri).scheme if "://" in uri else ""
+def _read(store: Store, uri: str, sink: BinaryIO) -> None:
     try:
-        return _FETCHERS[scheme]
-    except KeyError:
-        raise UnsupportedSource(
-            f"unsupported source {uri!r}: give a local path, a file:// URI or s3://bucket/key"
-        ) from None
+        store.read_into(uri, sink)
+    except FileNotFoundError as e:
+        raise SourceNotFound(f"source not found: {store.local_path(uri) or uri}") from e
+    except IsADirectoryError as e:
+        raise RejectedInput(f"source is not a regular file: {store.local_path(uri)}") from e
+    except UnsupportedStorage as e:  # a file:// URI with a remote host
+        raise UnsupportedSource(str(e)) from None
+
+
+def _share(ref: VideoRef) -> None:
+    """Put the source in the work store, once per video (its name is its hash), so that a worker
+    that did not ingest it reads it from `ref.uri()`."""
+    store = get_settings().work_store
+    if store and storage.at(store).stat(ref.uri()) is None:
+        storage.at(store).put_file(ref.path, ref.uri())
 
 
 def ingest(uri: str) -> StagedVideo:
     """Copy `uri` into `VIDP_WORK_DIR/<video_id>/`, hashing while copying. The source is only read."""
-    fetch = _fetcher(uri)
+    store = storage.served(
+        uri, "source", "a local path, a file:// URI or s3://bucket/key", UnsupportedSource
+    )
     work_root = get_settings().work_dir
     work_root.mkdir(parents=True, exist_ok=True)
     incoming = work_root / f".incoming-{uuid.uuid4().hex}"
     try:
         with incoming.open("wb") as out:
             sink = _HashingSink(out)
-            fetch(uri, sink)  # type: ignore[arg-type]  # a write-only binary file
+            _read(store, uri, sink)  # type: ignore[arg-type]  # a write-only binary file
         size = sink.size
         if size == 0:
             raise EmptyFile(f"source is empty (0 bytes): {source_filename(uri)}")
@@ -155,6 +139,7 @@ def ingest(uri: str) -> StagedVideo:
         os.replace(incoming, ref.path)
     finally:
         incoming.unlink(missing_ok=True)
+    _share(ref)
     if "://" not in uri:  # the manifest names local sources by absolute path
         uri = str(Path(uri).expanduser().resolve())
     return StagedVideo(ref=ref, uri=uri, filename=source_filename(uri), size_bytes=size)

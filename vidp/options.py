@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -13,7 +12,6 @@ __all__ = [
     "Preset",
     "ProcessOptions",
     "RESOLUTION_HEIGHTS",
-    "resolve_model",
 ]
 
 Resolution = Literal["360p", "480p", "720p", "1080p"]
@@ -88,9 +86,3 @@ class ProcessOptions(BaseModel):
     def final_resolution(self) -> str:
         """The final video is made at the largest requested resolution."""
         return self.resolutions[-1]
-
-
-def resolve_model(name: str, default: str) -> str:
-    """The model an option names, else the machine's `default`; a local file as an absolute path."""
-    path = Path(name or default).expanduser()
-    return str(path.resolve()) if path.exists() else name or default

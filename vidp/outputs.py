@@ -1,16 +1,36 @@
-"""What a run makes from its source, and in how many decodes of it."""
+"""What a run makes from its source, in how many decodes of it, and under which work-file names.
+
+The names are part of the cache: a re-run, or another machine sharing the work store, finds a
+file by its name, so they change only with what is in the file."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, TypeVar
+
 from pydantic import BaseModel
 
-from vidp.encode import Encoder, VideoCodec, target_size, thumbnail_times
-from vidp.options import ProcessOptions
+from vidp.encode import (
+    Encode,
+    Encoder,
+    FrameSample,
+    Thumbnails,
+    VideoCodec,
+    target_size,
+    thumbnail_times,
+)
+from vidp.options import ProcessOptions, SubtitleMode
 from vidp.probe import MediaInfo
 
-__all__ = ["OutputPlan", "plan_outputs", "burn_in_first_pass"]
+__all__ = ["FinalSubtitles", "OutputPlan", "plan_outputs", "burn_in_first_pass", "frame_sample"]
 
 THUMBNAIL_LABEL = "360p"
+
+FinalSubtitles = Literal["burned", "soft", "none"]
+"""How the final video's subtitles went in, as the manifest records it."""
+
+T = TypeVar("T")
 
 
 class OutputPlan(BaseModel):
@@ -20,7 +40,7 @@ class OutputPlan(BaseModel):
 
     renditions: dict[str, tuple[int, int]]
     final_label: str
-    subtitles: str
+    subtitles: SubtitleMode
     one_pass: bool
     encoder: Encoder
     crf: int
@@ -37,6 +57,70 @@ class OutputPlan(BaseModel):
     @property
     def codec(self) -> VideoCodec:
         return VideoCodec(self.encoder, self.crf, self.preset)
+
+    @property
+    def rendition_sizes(self) -> list[tuple[int, int]]:
+        """One size per encode, smallest first: labels of one size share its file."""
+        return list(dict.fromkeys(self.renditions.values()))
+
+    def by_label(self, per_size: Sequence[T]) -> dict[str, T]:
+        """Each label's item of `per_size`, which holds one per `rendition_sizes`."""
+        by_size = dict(zip(self.rendition_sizes, per_size, strict=True))
+        return {label: by_size[size] for label, size in self.renditions.items()}
+
+    def final_subtitles(self, cues: int) -> FinalSubtitles:
+        """How subtitles go into the final video, given the cues the speech made: as asked,
+        except that without a cue there is nothing to show."""
+        if cues == 0 or self.subtitles == "none":
+            return "none"
+        return "soft" if self.subtitles == "soft" else "burned"
+
+    def burns_first(self, cues: int) -> bool:
+        """Whether the first decode of the source also makes the final video, burned."""
+        return self.one_pass and cues > 0
+
+    def rendition_encodes(self, work_dir: Path) -> list[Encode]:
+        """The renditions' encodes, one per size, in the order of `rendition_sizes`."""
+        return [
+            Encode(work_dir / f"{self._rendition_stem(size)}.mp4", size)
+            for size in self.rendition_sizes
+        ]
+
+    def burned_encode(self, work_dir: Path, srt: Path) -> Encode:
+        """The final video with `srt` burned in, named by the subtitles it burns."""
+        w, h = self.final_size
+        out = work_dir / f"final-burned-{w}x{h}-{self._codec_slug}-{srt.stem}.mp4"
+        return Encode(out, self.final_size, srt)
+
+    def final_path(self, work_dir: Path) -> Path:
+        """The final video when it is the final rendition copied, or with a soft track added."""
+        return work_dir / f"final-{self.subtitles}-{self._rendition_stem(self.final_size)}.mp4"
+
+    def frame_sample(self, work_dir: Path) -> FrameSample:
+        """The detector's frames, made by the first decode."""
+        return frame_sample(work_dir, self.sample_fps)
+
+    def thumbnails(self, work_dir: Path) -> Thumbnails | None:
+        """The thumbnails, or None when none are asked for."""
+        if not self.thumbnail_times:
+            return None
+        w, h = self.thumbnail_size
+        out_dir = work_dir / f"thumbnails-{len(self.thumbnail_times)}-{w}x{h}"
+        return Thumbnails(out_dir, self.thumbnail_times, self.thumbnail_size)
+
+    def _rendition_stem(self, size: tuple[int, int]) -> str:
+        w, h = size
+        return f"rendition-{w}x{h}-{self._codec_slug}"
+
+    @property
+    def _codec_slug(self) -> str:
+        return f"{self.encoder}-crf{self.crf}-{self.preset}"
+
+
+def frame_sample(work_dir: Path, fps: float) -> FrameSample:
+    """The detector's frames at `fps`, named the same whichever decode makes them (the encode's
+    or `analyze-gpu`'s own), so that detections name the frames alike on every machine."""
+    return FrameSample(work_dir / f"frames-{fps:g}fps", fps)
 
 
 def burn_in_first_pass(setting: str, transcript_on_gpu: bool) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vidp.manifest import Manifest
+
 __all__ = ["markdown_report", "markdown_link", "detections_table"]
 
 
@@ -17,57 +19,58 @@ def markdown_link(uri: str | None) -> str:
     return f"[{name}]({target})"
 
 
-def markdown_report(manifest: dict[str, Any]) -> str:
+def markdown_report(manifest: Manifest) -> str:
     """Summary, animals, language and links for one processed video."""
-    media, lang = manifest["media"], manifest["language"]
+    media, lang = manifest.media, manifest.language
     language = (
-        f"**{lang['code']}** ({lang['method']}"
-        + (f", p={lang['probability']:.2f}" if lang["probability"] is not None else "")
+        f"**{lang.code}** ({lang.method}"
+        + (f", p={lang.probability:.2f}" if lang.probability is not None else "")
         + ")"
-        if lang["code"]
+        if lang.code
         else "no speech"
     )
     lines = [
-        f"# {manifest['source']['filename']}",
+        f"# {manifest.source.filename}",
         "",
-        f"`{manifest['video_id']}` · {media['duration_s']:.1f} s · {media['width']}×{media['height']}"
-        f" · {media['fps']:g} fps · {media['video_codec']}"
-        + (f" + {media['audio_codec']}" if media["has_audio"] else " (no audio)"),
+        f"`{manifest.video_id}` · {media.duration_s:.1f} s · {media.width}×{media.height}"
+        f" · {media.fps:g} fps · {media.video_codec}"
+        + (f" + {media.audio_codec}" if media.has_audio else " (no audio)"),
         "",
-        f"**Language:** {language} · **Transcript:** {manifest['transcript']['segments']} segments,"
-        f" {manifest['transcript']['words']} words",
+        f"**Language:** {language} · **Transcript:** {manifest.transcript.segments} segments,"
+        f" {manifest.transcript.words} words",
         "",
         "## Animals",
         "",
     ]
-    if manifest["animals"]:
+    if manifest.animals:
         lines += [
             "| animal | max in one frame | first seen (s) | last seen (s) | max confidence | frames |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {a['label']} | {a['max_count']} | {a['first_seen_s']:.1f} | {a['last_seen_s']:.1f}"
-            f" | {a['max_confidence']:.2f} | {a['frames']} |"
-            for a in manifest["animals"]
+            f"| {a.label} | {a.max_count} | {a.first_seen_s:.1f} | {a.last_seen_s:.1f}"
+            f" | {a.max_confidence:.2f} | {a.frames} |"
+            for a in manifest.animals
         ]
     else:
         lines.append("No animals detected.")
-    final = manifest["final_video"]
+    final = manifest.final_video
     lines += [
         "",
         "## Outputs",
         "",
-        f"- Final video ({final['width']}×{final['height']}, subtitles {final['subtitles']}):"
-        f" {markdown_link(final['uri'])}",
+        f"- Final video ({final.width}×{final.height}, subtitles {final.subtitles}):"
+        f" {markdown_link(final.uri)}",
         *(
-            f"- Rendition {r['label']} ({r['width']}×{r['height']}): {markdown_link(r['uri'])}"
-            for r in manifest["renditions"]
+            f"- Rendition {r.label} ({r.width}×{r.height}): {markdown_link(r.uri)}"
+            for r in manifest.renditions
         ),
-        f"- Subtitles: {markdown_link(manifest['subtitles']['srt'])} · {markdown_link(manifest['subtitles']['vtt'])}",
-        f"- Transcript: {markdown_link(manifest['transcript']['uri'])}",
-        f"- Thumbnails: {' · '.join(markdown_link(t) for t in manifest['thumbnails']) or '—'}",
+        f"- Subtitles: {markdown_link(manifest.subtitles.srt)}"
+        f" · {markdown_link(manifest.subtitles.vtt)}",
+        f"- Transcript: {markdown_link(manifest.transcript.uri)}",
+        f"- Thumbnails: {' · '.join(markdown_link(t) for t in manifest.thumbnails) or '—'}",
         "",
-        f"Total {manifest['timings_s']['total']:.1f} s · pipeline {manifest['pipeline_version']}",
+        f"Total {manifest.timings_s.total:.1f} s · pipeline {manifest.pipeline_version}",
     ]
     return "\n".join(lines)
 

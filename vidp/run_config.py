@@ -6,9 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vidp.analysis import AnalysisModels
 from vidp.devices import resolve_device
 from vidp.encode import Encoder, choose_encoder
-from vidp.options import ProcessOptions, resolve_model
+from vidp.options import ProcessOptions
 from vidp.outputs import OutputPlan, burn_in_first_pass, plan_outputs
 from vidp.probe import MediaInfo
 from vidp.publish import check_output
@@ -26,8 +27,7 @@ class RunConfig(BaseModel):
     source: str
     output: str
     options: ProcessOptions
-    detector_weights: str
-    whisper_model: str
+    models: AnalysisModels
     encoder: Encoder
     gpu_deployment: str | None
     burn_first: bool
@@ -42,8 +42,7 @@ class RunConfig(BaseModel):
             **self.options.model_dump(),
             "source": self.source,
             "output": self.output,
-            "detector_weights": self.detector_weights,
-            "whisper_model": self.whisper_model,
+            **self.models.model_dump(),
         }
 
 
@@ -60,8 +59,7 @@ def configure_run(
         source=source,
         output=output,
         options=options,
-        detector_weights=resolve_model(options.detector_weights, settings.detector_weights),
-        whisper_model=resolve_model(options.whisper_model, settings.whisper_model),
+        models=AnalysisModels.resolve(options, settings),
         encoder=choose_encoder(settings.encoder),
         gpu_deployment=settings.gpu_deployment,
         burn_first=burn_in_first_pass(settings.encode_passes, on_gpu),

@@ -1,42 +1,26 @@
-"""Object storage through prefect-aws blocks: `s3://` sources and outputs, presigned links.
+"""`s3://bucket/key`: S3 and S3-compatible servers as a `vidp.storage` store.
 
-Credentials follow the AWS SDK's own chain (environment, profile, instance role, and
-`AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3` for S3-compatible servers) unless
-`VIDP_S3_CREDENTIALS_BLOCK` names a Prefect block (`aws-credentials/<name>` or
-`minio-credentials/<name>`), which then wins.
+boto3's transfer manager moves the bytes (ranged GETs and multipart uploads for large files,
+never all in memory); the client comes from `vidp.s3_credentials` (a Prefect block or the SDK's
+chain), with botocore's retries for throttling, resets and stalls.
 """
 
 from __future__ import annotations
 
-import json
 import mimetypes
-import os
-from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from botocore.exceptions import ClientError
 
-from vidp.errors import SourceNotFound
-from vidp.settings import get_settings
+from vidp.s3_credentials import s3_client
+from vidp.storage import StoredObject, Writer
 
-if TYPE_CHECKING:
-    from prefect_aws import AwsCredentials, MinIOCredentials, S3Bucket
-
-__all__ = [
-    "S3Storage",
-    "bucket",
-    "client_config",
-    "credentials",
-    "download",
-    "is_missing",
-    "parse_s3_uri",
-    "presign",
-]
+__all__ = ["S3Store", "parse_s3_uri"]
 
 _MISSING = {"404", "NoSuchKey", "NoSuchBucket"}
+_PART_BYTES = 8 * 1024 * 1024  # multipart part size of streamed uploads (5 MiB minimum)
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
@@ -47,128 +31,143 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     return parsed.netloc, unquote(parsed.path.lstrip("/"))
 
 
-@lru_cache
-def credentials() -> AwsCredentials | MinIOCredentials:
-    """The named credentials block, else the SDK's default chain; loaded once per process."""
-    from prefect.blocks.core import Block
-    from prefect_aws import AwsClientParameters, AwsCredentials
-
-    settings = get_settings()
-    if settings.s3_credentials_block:
-        return Block.load(settings.s3_credentials_block)  # type: ignore[return-value]  # sync here
-    return AwsCredentials(
-        aws_client_parameters=AwsClientParameters(config=client_config(settings.s3_timeout_s))
-    )
+def _folder(uri: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` as a folder: (`bucket`, `prefix/`)."""
+    return parse_s3_uri(uri.rstrip("/") + "/")
 
 
-def client_config(timeout_s: float, env: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """botocore's client settings: throttling (SlowDown, 503), 5xx answers, resets and stalls
-    are retried with backoff, `AWS_MAX_ATTEMPTS` times (default 10, as the SDK reads it);
-    a connection that sends nothing for `timeout_s` counts as dropped."""
-    return {
-        "retries": {
-            "mode": env.get("AWS_RETRY_MODE", "adaptive"),
-            "max_attempts": int(env.get("AWS_MAX_ATTEMPTS", "10")),
-        },
-        "connect_timeout": timeout_s,
-        "read_timeout": timeout_s,
-        # The gateway asks from up to 40 threads at once; botocore's default pool keeps 10.
-        "max_pool_connections": 50,
-    }
-
-
-def bucket(name: str) -> S3Bucket:
-    from prefect_aws import S3Bucket
-
-    return S3Bucket(bucket_name=name, credentials=credentials())
-
-
-def download(uri: str, sink: BinaryIO) -> None:
-    """Stream the object into `sink` in order (ranged GETs for large objects, never all in memory)."""
-    name, key = parse_s3_uri(uri)
-    try:
-        bucket(name).download_object_to_file_object(key, sink)
-    except ClientError as e:
-        if is_missing(e):
-            raise SourceNotFound(f"source not found: {uri}") from e
-        raise
-
-
-def is_missing(error: ClientError) -> bool:
+def _missing(error: ClientError) -> bool:
     """Whether S3 answered that the object or bucket does not exist."""
     return error.response.get("Error", {}).get("Code") in _MISSING
 
 
-def presign(uri: str, expiry_s: int) -> str:
-    """An HTTPS link that serves the object (Range requests included) for `expiry_s` seconds."""
-    name, key = parse_s3_uri(uri)
-    client = credentials().get_s3_client()
-    return client.generate_presigned_url(
-        "get_object", Params={"Bucket": name, "Key": key}, ExpiresIn=expiry_s
-    )
+def _content_type(key: str) -> str:
+    # Browsers play presigned links only with the right type.
+    return mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
-class S3Storage:
-    """`s3://bucket/prefix`: objects uploaded under `prefix/<video_id>/`, the manifest last.
+class S3Store:
+    versioned = True
 
-    S3 has no rename, so an earlier manifest of the same video is deleted first: while the new
-    objects go up, readers see the video as not done, never a manifest naming half-written files.
-    """
+    def read_into(self, uri: str, sink: BinaryIO) -> None:
+        name, key = parse_s3_uri(uri)
+        try:
+            s3_client().download_fileobj(name, key, sink)
+        except ClientError as e:
+            if _missing(e):
+                raise FileNotFoundError(f"not found: {uri}") from e
+            raise
 
-    def __init__(self, output: str, video_id: str) -> None:
-        name, prefix = parse_s3_uri(output.rstrip("/") + "/")
-        self.bucket = bucket(name)
-        self.root = f"{prefix}{video_id}/"
-        self.uri = f"s3://{name}/{self.root}"
-        self.uploaded: list[str] = []
+    def get_file(self, uri: str, target: Path) -> None:
+        with target.open("wb") as sink:
+            self.read_into(uri, sink)
 
-    def begin(self) -> None:
-        self._client().delete_object(
-            Bucket=self.bucket.bucket_name, Key=self.root + "manifest.json"
+    def get_folder(self, uri: str, target: Path) -> None:
+        name, prefix = _folder(uri)
+        target.mkdir(parents=True, exist_ok=True)
+        for found in self.list(f"s3://{name}/{prefix}"):
+            key = parse_s3_uri(found.uri)[1]
+            local = target / key.removeprefix(prefix)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            s3_client().download_file(name, key, str(local))
+
+    def put_file(self, local: Path, uri: str) -> None:
+        name, key = parse_s3_uri(uri)
+        # upload_file goes multipart above 8 MB.
+        s3_client().upload_file(
+            str(local), name, key, ExtraArgs={"ContentType": _content_type(key)}
         )
 
-    def stage(self, local: Path, key: str) -> str:
-        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-        # upload_file goes multipart above 8 MB; the content type lets browsers play the links.
-        self.bucket.upload_from_path(
-            local, self.root + key, ExtraArgs={"ContentType": content_type}
-        )
-        self.uploaded.append(self.root + key)
-        return self.uri + key
+    def put_bytes(self, data: bytes, uri: str) -> None:
+        name, key = parse_s3_uri(uri)
+        s3_client().put_object(Bucket=name, Key=key, Body=data, ContentType=_content_type(key))
 
-    def link(self, uri: str) -> str:
-        return presign(uri, get_settings().presign_expiry_s)
+    def delete(self, uri: str) -> None:
+        name, key = parse_s3_uri(uri)
+        s3_client().delete_object(Bucket=name, Key=key)
 
-    def commit(self, manifest: dict[str, Any]) -> str:
-        body = json.dumps(manifest, indent=2, ensure_ascii=False).encode()
-        self._client().put_object(
-            Bucket=self.bucket.bucket_name,
-            Key=self.root + "manifest.json",
-            Body=body,
-            ContentType="application/json",
+    def delete_folder(self, uri: str, first: str) -> None:
+        name, prefix = _folder(uri)
+        client = s3_client()
+        client.delete_object(Bucket=name, Key=prefix + first)
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+
+    def stat(self, uri: str) -> StoredObject | None:
+        name, key = parse_s3_uri(uri)
+        try:
+            head = s3_client().head_object(Bucket=name, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+        return StoredObject(uri=uri, etag=head["ETag"], size=head["ContentLength"])
+
+    def list(self, uri: str) -> list[StoredObject]:
+        name, prefix = parse_s3_uri(uri)
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=name, Prefix=prefix)
+        return [
+            StoredObject(uri=f"s3://{name}/{item['Key']}", etag=item["ETag"], size=item["Size"])
+            for page in pages
+            for item in page.get("Contents", [])
+        ]
+
+    def link(self, uri: str, expiry_s: int) -> str | None:
+        name, key = parse_s3_uri(uri)
+        return s3_client().generate_presigned_url(
+            "get_object", Params={"Bucket": name, "Key": key}, ExpiresIn=expiry_s
         )
-        return self.uri + "manifest.json"
+
+    def local_path(self, uri: str) -> Path | None:
+        return None
+
+    def writer(self, uri: str, content_type: str) -> Writer:
+        return _MultipartWriter(uri, content_type)
+
+    def check_writable(self, uri: str) -> None:
+        s3_client().head_bucket(Bucket=_folder(uri)[0])
+
+
+class _MultipartWriter:
+    """An S3 multipart upload: parts of 8 MiB, so at most one part is in memory."""
+
+    def __init__(self, uri: str, content_type: str) -> None:
+        self.uri = uri
+        self.bucket, self.key = parse_s3_uri(uri)
+        self.client = s3_client()
+        self.upload = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=self.key, ContentType=content_type
+        )["UploadId"]
+        self.parts: list[dict[str, Any]] = []
+        self.buffer = bytearray()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        self.size += len(data)
+        while len(self.buffer) >= _PART_BYTES:
+            self._send(bytes(self.buffer[:_PART_BYTES]))
+            del self.buffer[:_PART_BYTES]
+
+    def _send(self, data: bytes) -> None:
+        number = len(self.parts) + 1
+        answer = self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload, PartNumber=number, Body=data
+        )
+        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def commit(self) -> StoredObject:
+        if self.buffer or not self.parts:
+            self._send(bytes(self.buffer))
+        done = self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload,
+            MultipartUpload={"Parts": self.parts},
+        )
+        return StoredObject(uri=self.uri, etag=done["ETag"], size=self.size)
 
     def abort(self) -> None:
-        client = self._client()
-        for key in self.uploaded:
-            client.delete_object(Bucket=self.bucket.bucket_name, Key=key)
-
-    def _client(self) -> Any:
-        return self.bucket.credentials.get_s3_client()
-
-
-def delete_prefix(uri: str, first: str) -> None:
-    """Delete every object under `s3://bucket/prefix/`, the key `first` before the others."""
-    name, prefix = parse_s3_uri(uri.rstrip("/") + "/")
-    client = credentials().get_s3_client()
-    client.delete_object(Bucket=name, Key=prefix + first)
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=name, Prefix=prefix):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-
-
-def delete_object(uri: str) -> None:
-    name, key = parse_s3_uri(uri)
-    credentials().get_s3_client().delete_object(Bucket=name, Key=key)
+        self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload)

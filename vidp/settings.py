@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     )
     work_store: str = Field(
         "",
-        description="s3://bucket/prefix where work files are shared between machines, so cached "
+        description="Object storage (s3://bucket/prefix, or gs://, az:// with their fsspec "
+        "package) where work files are shared between machines, so cached "
         "results made on one worker serve every other; empty keeps them on each machine.",
     )
     catalog_url: str = Field(
@@ -107,9 +108,17 @@ class Settings(BaseSettings):
 
     @field_validator("work_store")
     @classmethod
-    def _s3_or_empty(cls, value: str) -> str:
-        if value and not value.startswith("s3://"):
-            raise ValueError(f"VIDP_WORK_STORE must be s3://bucket/prefix or empty, not {value!r}")
+    def _object_storage_or_empty(cls, value: str) -> str:
+        from vidp import storage
+
+        try:  # a folder of this machine would share nothing: the work folder is here already
+            shared = not value or storage.at(value).local_path(value) is None
+        except storage.UnsupportedStorage:
+            shared = False
+        if not shared:
+            raise ValueError(
+                f"VIDP_WORK_STORE must be object storage (s3://bucket/prefix) or empty, not {value!r}"
+            )
         return value.rstrip("/")
 
 

@@ -1,8 +1,9 @@
 """A video's work files, named so that a cached task result means the same file on every machine.
 
 Tasks return `WorkFile`s (a name inside the video's work folder) rather than paths. With
-`VIDP_WORK_STORE=s3://bucket/prefix` every kept file is also copied to
-`<prefix>/<video_id>/<name>`, and `local()` fetches it on a machine that lacks it: with Prefect's
+a work store (`VIDP_WORK_STORE=s3://bucket/prefix`, or any URI `vidp.storage` serves) every kept
+file is also copied to `<store>/<video_id>/<name>`, and `local()` fetches it on a machine that
+lacks it: with Prefect's
 results in shared storage too, a cache hit made on one worker serves every other. Without a store
 the files stay where they were made, and `files_scope` keeps cache keys to this machine's
 current work folder.
@@ -11,18 +12,13 @@ current work folder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from vidp import storage
 from vidp.atomic import atomic_dir, atomic_file
 from vidp.ingest import VideoRef
-from vidp.s3 import bucket, is_missing, parse_s3_uri
 from vidp.settings import get_settings
-
-if TYPE_CHECKING:
-    from prefect_aws import S3Bucket
 
 __all__ = ["WorkFile", "keep", "files_scope", "machine_scope"]
 
@@ -44,6 +40,12 @@ class WorkFile(BaseModel):
         """Where the file is, or would be, on this machine."""
         return self.video.work_dir / self.name
 
+    @property
+    def uri(self) -> str:
+        """Where any machine with the same settings reads the file: the work store, else this
+        machine's work folder."""
+        return self.video.uri(self.name)
+
     def local(self) -> Path:
         """The file on this machine, fetched from the work store first when it was made elsewhere."""
         if self.path.exists():
@@ -51,26 +53,20 @@ class WorkFile(BaseModel):
         store = get_settings().work_store
         if not store:
             raise FileNotFoundError(f"work file missing and no VIDP_WORK_STORE set: {self.path}")
-        missing = FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/")
-        try:
-            self._fetch(_bucket(store))
-        except ClientError as e:
-            if is_missing(e):
-                raise missing from e
-            raise
-        if not self.path.exists():  # an empty folder listing
-            raise missing
-        return self.path
-
-    def _fetch(self, bucket: S3Bucket) -> None:
         folder, _, _ = self.name.rpartition("/")
-        if folder:
-            with atomic_dir(self.video.work_dir / folder) as draft:
-                bucket.download_folder_to_path(_key(self.video, folder) + "/", draft)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_file(self.path) as draft:
-                bucket.download_object_to_path(_key(self.video, self.name), draft)
+        try:
+            if folder:
+                with atomic_dir(self.video.work_dir / folder) as draft:
+                    storage.at(store).get_folder(self.video.uri(folder), draft)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_file(self.path) as draft:
+                    storage.at(store).get_file(self.uri, draft)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/") from e
+        if not self.path.exists():  # an empty folder listing
+            raise FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/")
+        return self.path
 
 
 def keep(video: VideoRef, paths: list[Path]) -> list[WorkFile]:
@@ -78,9 +74,8 @@ def keep(video: VideoRef, paths: list[Path]) -> list[WorkFile]:
     files = [WorkFile.at(video, p) for p in paths]
     store = get_settings().work_store
     if store:
-        target = _bucket(store)
         for f in files:
-            target.upload_from_path(f.path, _key(video, f.name))
+            storage.at(store).put_file(f.path, f.uri)
     return files
 
 
@@ -92,12 +87,3 @@ def files_scope(video: VideoRef) -> str:
 def machine_scope(video: VideoRef) -> str:
     """This machine's current work folder for `video`: for files that are never shared."""
     return f"{get_settings().work_dir}#{video.generation()}"
-
-
-def _key(video: VideoRef, name: str) -> str:
-    _, prefix = parse_s3_uri(get_settings().work_store + "/")
-    return f"{prefix}{video.video_id}/{name}"
-
-
-def _bucket(store: str) -> S3Bucket:
-    return bucket(parse_s3_uri(store + "/")[0])

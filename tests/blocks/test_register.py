@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import vidp
+from helpers.processes import vidp
 from prefect.blocks.core import Block
 
 pytestmark = pytest.mark.integration

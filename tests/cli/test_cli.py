@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import psutil
 import pytest
-from conftest import free_port, vidp
+from helpers.processes import free_port, vidp
 
 from vidp.ffmpeg import run_ffmpeg
 from vidp.manifest import manifest_schema
@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCHEMA = manifest_schema()
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_json_run_prints_only_the_manifest(
     prefect_server: str, bus_clip: Path, tmp_path: Path
 ) -> None:
@@ -144,6 +145,7 @@ def test_speechbrain_without_the_extra_fails_before_any_work(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_demo_makes_a_sample_and_processes_it(prefect_server: str, tmp_path: Path) -> None:
     done = vidp("demo", "--output", str(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -155,6 +157,7 @@ def test_demo_makes_a_sample_and_processes_it(prefect_server: str, tmp_path: Pat
     assert f"results are in {manifest_path.parent}" in done.stderr
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_a_local_server_is_found_and_the_run_is_recorded_there_whole(
     prefect_server: str, media_dir: Path, tmp_path: Path
 ) -> None:
@@ -197,6 +200,7 @@ with get_client(sync_client=True) as client:
 """
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_with_no_server_every_log_of_the_run_is_kept_and_stderr_is_quiet(
     media_dir: Path, tmp_path: Path
 ) -> None:

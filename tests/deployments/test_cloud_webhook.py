@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers.repo import REPO
 from prefect.events.schemas.events import Event, ResourceSpecification
 from prefect.server.utilities.user_templates import render_user_template_sync
 

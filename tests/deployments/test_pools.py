@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import vidp
 from docker.types import HostConfig
+from helpers.processes import vidp
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import WorkPool
 from prefect.workers.process import ProcessJobConfiguration

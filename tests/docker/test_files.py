@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from helpers.repo import REPO
 
 DOCKER = REPO / "docker"
 IMAGES = {"vidp:cpu": DOCKER / "Dockerfile.cpu", "vidp:cuda": DOCKER / "Dockerfile.cuda"}

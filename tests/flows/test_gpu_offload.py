@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REPO, process_worker
+from helpers.processes import process_worker
+from helpers.repo import REPO
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -18,7 +20,11 @@ from vidp.flows.process_video import process_video
 from vidp.manifest import manifest_schema
 from vidp.options import ProcessOptions
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("detector_weights"),
+]
 SCHEMA = manifest_schema()
 
 
@@ -57,12 +63,10 @@ def test_models_run_on_the_gpu_deployment(
     )
     assert state.is_completed(), state.message
     manifest = state.result()
-    jsonschema.validate(manifest, SCHEMA)
-    assert [a["label"] for a in manifest["animals"]] == ["cat"] and manifest["animals"][0][
-        "thumbnail"
-    ]
-    assert manifest["language"]["code"] == "en" and manifest["transcript"]["words"] > 5
-    assert manifest["final_video"]["subtitles"] == "burned"
+    jsonschema.validate(json.loads(Path(manifest.uri).read_text()), SCHEMA)
+    assert [a.label for a in manifest.animals] == ["cat"] and manifest.animals[0].thumbnail
+    assert manifest.language.code == "en" and manifest.transcript.words > 5
+    assert manifest.final_video.subtitles == "burned"
 
     with get_client(sync_client=True) as client:
         parent = client.read_flow_run(state.state_details.flow_run_id)

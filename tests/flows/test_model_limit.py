@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TEST_WEIGHTS
+from helpers.weights import TEST_WEIGHTS
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
@@ -17,7 +17,7 @@ from prefect.concurrency.sync import concurrency
 from vidp.tasks.animals import detect_batch, sample_video_frames
 from vidp.tasks.media import ingest_video
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("detector_weights")]
 
 
 @flow

@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO, vidp
+from helpers.processes import vidp
+from helpers.repo import REPO
 
 from vidp.options import ProcessOptions
 

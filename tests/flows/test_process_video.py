@@ -85,7 +85,12 @@ def task_runs(flow_run_id: UUID) -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
-def first_run(prefect_server: str, hd_cat: Path, tmp_path_factory: pytest.TempPathFactory):
+def first_run(
+    prefect_server: str,
+    detector_weights: Path,
+    hd_cat: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+):
     output = tmp_path_factory.mktemp("published")
     manifest, run_id = run(hd_cat, output, resolutions=["360p", "480p"])
     return manifest, run_id, output
@@ -94,67 +99,67 @@ def first_run(prefect_server: str, hd_cat: Path, tmp_path_factory: pytest.TempPa
 class TestFirstRun:
     def test_manifest_is_last_complete_and_valid(self, first_run) -> None:
         manifest, _, output = first_run
-        jsonschema.validate(manifest, SCHEMA, format_checker=jsonschema.FormatChecker())
-        on_disk = json.loads((output / manifest["video_id"] / "manifest.json").read_text())
-        assert on_disk == manifest
+        on_disk = json.loads((output / manifest.video_id / "manifest.json").read_text())
+        jsonschema.validate(on_disk, SCHEMA, format_checker=jsonschema.FormatChecker())
+        assert on_disk == manifest.model_dump(mode="json")
         for uri in [
-            manifest["final_video"]["uri"],
-            manifest["subtitles"]["srt"],
-            manifest["subtitles"]["vtt"],
-            manifest["transcript"]["uri"],
-            *manifest["thumbnails"],
-            *(r["uri"] for r in manifest["renditions"]),
-            *(a["thumbnail"] for a in manifest["animals"]),
+            manifest.final_video.uri,
+            manifest.subtitles.srt,
+            manifest.subtitles.vtt,
+            manifest.transcript.uri,
+            *manifest.thumbnails,
+            *(r.uri for r in manifest.renditions),
+            *(a.thumbnail for a in manifest.animals),
         ]:
-            assert Path(uri).is_file() and Path(uri).is_relative_to(output / manifest["video_id"])
+            assert Path(uri).is_file() and Path(uri).is_relative_to(output / manifest.video_id)
         assert not [p for p in output.iterdir() if p.name.startswith(".")], "no staging left behind"
 
     def test_catalog_has_the_published_video(self, first_run) -> None:
         manifest, run_id, output = first_run
         with catalog.session() as s:
-            entry = s.get(catalog.Video, manifest["video_id"])
+            entry = s.get(catalog.Video, manifest.video_id)
         assert (entry.status, entry.flow_run_id, entry.manifest) == (
             "completed",
             str(run_id),
-            manifest,
+            manifest.model_dump(mode="json"),
         )
-        assert entry.manifest_uri == str(output / manifest["video_id"] / "manifest.json")
+        assert entry.manifest_uri == str(output / manifest.video_id / "manifest.json")
 
     def test_analysis(self, first_run) -> None:
         manifest, _, _ = first_run
-        assert manifest["source"]["filename"] == HOSTILE
-        assert [a["label"] for a in manifest["animals"]] == ["cat"]
-        cat = manifest["animals"][0]
-        assert 3 <= cat["first_seen_s"] <= cat["last_seen_s"] <= 7
-        assert manifest["language"]["code"] == "en" and manifest["language"]["method"] == "whisper"
-        words = json.loads(Path(manifest["transcript"]["uri"]).read_text())
+        assert manifest.source.filename == HOSTILE
+        assert [a.label for a in manifest.animals] == ["cat"]
+        cat = manifest.animals[0]
+        assert 3 <= cat.first_seen_s <= cat.last_seen_s <= 7
+        assert manifest.language.code == "en" and manifest.language.method == "whisper"
+        words = json.loads(Path(manifest.transcript.uri).read_text())
         assert "cat" in " ".join(s["text"] for s in words["segments"]).lower()
-        assert manifest["transcript"]["words"] > 5
-        srt = Path(manifest["subtitles"]["srt"]).read_text(encoding="utf-8")
+        assert manifest.transcript.words > 5
+        srt = Path(manifest.subtitles.srt).read_text(encoding="utf-8")
         assert "-->" in srt and "cat" in srt.lower()
-        assert Path(manifest["subtitles"]["vtt"]).read_text(encoding="utf-8").startswith("WEBVTT")
+        assert Path(manifest.subtitles.vtt).read_text(encoding="utf-8").startswith("WEBVTT")
 
     def test_videos(self, first_run) -> None:
         manifest, _, _ = first_run
-        assert [(r["label"], r["width"], r["height"]) for r in manifest["renditions"]] == [
+        assert [(r.label, r.width, r.height) for r in manifest.renditions] == [
             ("360p", 640, 360),
             ("480p", 854, 480),
         ]
-        final = manifest["final_video"]
-        assert (final["label"], final["width"], final["height"], final["subtitles"]) == (
+        final = manifest.final_video
+        assert (final.label, final.width, final.height, final.subtitles) == (
             "480p",
             854,
             480,
             "burned",
         )
-        assert {v["encoder"] for v in [final, *manifest["renditions"]]} == {"libx264"}
-        with av.open(final["uri"]) as container:
+        assert {v.encoder for v in [final, *manifest.renditions]} == {"libx264"}
+        with av.open(final.uri) as container:
             video = container.streams.video[0]
             assert (video.codec_context.width, video.codec_context.height) == (854, 480)
             assert container.streams.audio[0].codec_context.name == "aac"
-        assert len(manifest["thumbnails"]) == 4
+        assert len(manifest.thumbnails) == 4
         # Stage times are Prefect's own (the run's task runs); the manifest has the run's total.
-        assert set(manifest["timings_s"]) == {"total"} and manifest["timings_s"]["total"] > 1
+        assert set(manifest.timings_s.model_dump()) == {"total"} and manifest.timings_s.total > 1
 
     def test_run_is_named_after_the_file_and_shows_artifacts(self, first_run) -> None:
         manifest, run_id, _ = first_run
@@ -166,7 +171,7 @@ class TestFirstRun:
         by_type = {a.type: a for a in artifacts}
         assert {"markdown", "table", "progress"} <= set(by_type)
         report = by_type["markdown"]
-        assert report.key == f"report-{manifest['video_id']}"
+        assert report.key == f"report-{manifest.video_id}"
         assert "| cat |" in report.data and "**en**" in report.data
         assert json.loads(by_type["table"].data)[0]["label"] == "cat"
         assert by_type["progress"].data == 100
@@ -180,13 +185,12 @@ def test_second_run_is_served_from_cache(first_run, hd_cat: Path, tmp_path: Path
     runs = task_runs(run_id)
     states = {name: {r.state.name for r in runs.get(name, [])} for name in MODEL_AND_ENCODE_TASKS}
     assert states == {name: {"Cached"} for name in MODEL_AND_ENCODE_TASKS}
-    assert manifest["video_id"] == first["video_id"]
+    assert manifest.video_id == first.video_id
     assert (
-        manifest["language"] == first["language"]
-        and manifest["transcript"]["words"] == first["transcript"]["words"]
+        manifest.language == first.language and manifest.transcript.words == first.transcript.words
     )
-    assert [{**a, "thumbnail": None} for a in manifest["animals"]] == [
-        {**a, "thumbnail": None} for a in first["animals"]
+    assert [a.model_dump(exclude={"thumbnail"}) for a in manifest.animals] == [
+        a.model_dump(exclude={"thumbnail"}) for a in first.animals
     ]
 
 
@@ -208,8 +212,8 @@ def test_one_decode_makes_every_picture(first_run) -> None:
     manifest, run_id, _ = first_run
     runs = task_runs(run_id)
     assert len(runs["encode_media"]) == 1, "renditions, frames, thumbnails and the burned final"
-    rendition = manifest["renditions"][-1]["uri"]
-    assert burned(manifest["final_video"]["uri"], rendition, 3.0)
+    rendition = manifest.renditions[-1].uri
+    assert burned(manifest.final_video.uri, rendition, 3.0)
 
 
 def test_two_passes_make_the_same_videos(
@@ -220,47 +224,44 @@ def test_two_passes_make_the_same_videos(
     vidp_env(VIDP_ENCODE_PASSES="two")
     manifest, run_id = run(hd_cat, tmp_path, resolutions=["360p", "480p"])
     assert len(task_runs(run_id)["encode_media"]) == 1
-    assert manifest["final_video"]["subtitles"] == "burned"
-    assert burned(manifest["final_video"]["uri"], manifest["renditions"][-1]["uri"], 3.0)
-    assert [r["size_bytes"] for r in manifest["renditions"]] == [
-        r["size_bytes"] for r in first["renditions"]
-    ]
+    assert manifest.final_video.subtitles == "burned"
+    assert burned(manifest.final_video.uri, manifest.renditions[-1].uri, 3.0)
+    assert [r.size_bytes for r in manifest.renditions] == [r.size_bytes for r in first.renditions]
 
 
 def test_forced_language_skips_identification(first_run, hd_cat: Path, tmp_path: Path) -> None:
     manifest, _ = run(hd_cat, tmp_path, resolutions=["360p", "480p"], language="en")
-    assert manifest["language"] == {"code": "en", "probability": None, "method": "forced"}
-    assert "cat" in Path(manifest["subtitles"]["srt"]).read_text(encoding="utf-8").lower()
+    assert manifest.language.model_dump() == {"code": "en", "probability": None, "method": "forced"}
+    assert "cat" in Path(manifest.subtitles.srt).read_text(encoding="utf-8").lower()
 
 
 def test_soft_subtitles(first_run, hd_cat: Path, tmp_path: Path) -> None:
     manifest, _ = run(hd_cat, tmp_path, resolutions=["360p", "480p"], subtitles="soft")
-    assert manifest["final_video"]["subtitles"] == "soft"
-    with av.open(manifest["final_video"]["uri"]) as container:
+    assert manifest.final_video.subtitles == "soft"
+    with av.open(manifest.final_video.uri) as container:
         assert [
             (s.codec_context.name, s.metadata.get("language")) for s in container.streams.subtitles
         ] == [("mov_text", "eng")]
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_video_without_audio(prefect_server: str, media_dir: Path, tmp_path: Path) -> None:
     clip = make_clip(media_dir / "mute.mp4", duration_s=4, size=(320, 180), audio=False)
     manifest, run_id = run(clip, tmp_path, resolutions=["360p", "720p"])
-    jsonschema.validate(manifest, SCHEMA)
-    assert manifest["media"]["has_audio"] is False
-    assert manifest["language"] == {"code": None, "probability": None, "method": "none"}
+    jsonschema.validate(json.loads(Path(manifest.uri).read_text()), SCHEMA)
+    assert manifest.media.has_audio is False
+    assert manifest.language.model_dump() == {"code": None, "probability": None, "method": "none"}
     assert (
-        manifest["subtitles"] == {"srt": None, "vtt": None}
-        and manifest["transcript"]["uri"] is None
+        manifest.subtitles.model_dump() == {"srt": None, "vtt": None}
+        and manifest.transcript.uri is None
     )
-    assert manifest["final_video"]["subtitles"] == "none"
-    assert (manifest["final_video"]["width"], manifest["final_video"]["height"]) == (320, 180), (
-        "not upscaled"
-    )
-    assert [(r["label"], r["width"], r["height"]) for r in manifest["renditions"]] == [
+    assert manifest.final_video.subtitles == "none"
+    assert (manifest.final_video.width, manifest.final_video.height) == (320, 180), "not upscaled"
+    assert [(r.label, r.width, r.height) for r in manifest.renditions] == [
         ("360p", 320, 180),
         ("720p", 320, 180),
     ]
-    work = Path(get_settings().work_dir) / manifest["video_id"]
+    work = Path(get_settings().work_dir) / manifest.video_id
     assert len(list(work.glob("rendition-*.mp4"))) == 1, "one size, one encode"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,11 @@ from vidp.flows.process_video import process_video
 from vidp.manifest import manifest_schema
 from vidp.options import ProcessOptions
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("detector_weights"),
+]
 SCHEMA = manifest_schema()
 
 
@@ -23,26 +28,27 @@ def test_bucket_to_bucket(prefect_server: str, s3, cat_clip: Path) -> None:
         output="s3://results/processed",
         options=ProcessOptions(resolutions=["360p"]),
     )
-    jsonschema.validate(manifest, SCHEMA, format_checker=jsonschema.FormatChecker())
-    root = f"processed/{manifest['video_id']}/"
+    root = f"processed/{manifest.video_id}/"
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="results", Prefix=root)["Contents"]}
-    assert f"{root}manifest.json" in keys
-    uris = [manifest["final_video"]["uri"], manifest["subtitles"]["srt"], *manifest["thumbnails"]]
+    written = json.loads(s3.get_object(Bucket="results", Key=f"{root}manifest.json")["Body"].read())
+    jsonschema.validate(written, SCHEMA, format_checker=jsonschema.FormatChecker())
+    assert written == manifest.model_dump(mode="json")
+    uris = [manifest.final_video.uri, manifest.subtitles.srt, *manifest.thumbnails]
     assert all(
         uri.startswith("s3://results/" + root) and uri.removeprefix("s3://results/") in keys
         for uri in uris
     )
-    assert manifest["source"]["uri"] == "s3://uploads/incoming/cat on sofa.mp4"
-    assert [a["label"] for a in manifest["animals"]] == ["cat"]
+    assert manifest.source.uri == "s3://uploads/incoming/cat on sofa.mp4"
+    assert [a.label for a in manifest.animals] == ["cat"]
 
     final = s3.get_object(
-        Bucket="results", Key=manifest["final_video"]["uri"].removeprefix("s3://results/")
+        Bucket="results", Key=manifest.final_video.uri.removeprefix("s3://results/")
     )
     body = final["Body"].read()
     assert final["ContentType"] == "video/mp4"
-    served = httpx.get(manifest["links"]["final.mp4"], headers={"Range": "bytes=0-1023"})
+    served = httpx.get(manifest.links["final.mp4"], headers={"Range": "bytes=0-1023"})
     assert served.status_code == 206 and served.content == body[:1024], "the presigned link streams"
-    assert set(manifest["links"]) >= {
+    assert set(manifest.links) >= {
         "final.mp4",
         "subtitles.vtt",
         "renditions/360p.mp4",

@@ -11,11 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import vidp
+from helpers.processes import vidp
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.usefixtures("detector_weights"),
+]
 
 SHARED_FILES = {"summarize", "transcript", "subtitle_files", "encode_media", "final_video"}
 DATA = {"detect_batch", "quality_gate"}

@@ -9,12 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers.repo import REPO
 from prefect.client.orchestration import get_client
 
 from vidp.sample import make_clip
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.minutes]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+    pytest.mark.minutes,
+    pytest.mark.usefixtures("detector_weights"),
+]
 
 SWEEP = (
     "import json, sys; from vidp.flows.sweep_uploads import sweep_uploads; "

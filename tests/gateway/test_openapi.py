@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY, Gateway
+from helpers.gateway import API_KEY, Gateway
 
 pytestmark = pytest.mark.integration
 

@@ -7,20 +7,10 @@ import subprocess
 
 import httpx
 import pytest
-from conftest import (
-    API_KEY,
-    SECRET,
-    Gateway,
-    create_database,
-    free_port,
-    gateway_process,
-    notification,
-    post,
-    postgres_server,
-    put_upload,
-    signed,
-    vidp,
-)
+from helpers.gateway import API_KEY, SECRET, Gateway, gateway_process, notification, post, signed
+from helpers.postgres import create_database, postgres_server
+from helpers.processes import free_port, vidp
+from helpers.s3 import put_upload
 
 pytestmark = pytest.mark.integration
 

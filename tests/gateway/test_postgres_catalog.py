@@ -6,7 +6,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import API_KEY, Gateway, create_database, gateway_process, vidp
+from helpers.gateway import API_KEY, Gateway, gateway_process
+from helpers.postgres import create_database
+from helpers.processes import vidp
 
 from vidp.flows.process_video import process_video
 from vidp.options import ProcessOptions
@@ -15,6 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AUTH = {"X-API-Key": API_KEY}
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_upload_process_list_and_delete_on_postgresql(
     gateway: Gateway, postgres: str, bus_clip: Path, tmp_path: Path, vidp_env
 ) -> None:

@@ -31,8 +31,9 @@ from uuid import uuid4
 import anyio.to_thread
 import httpx
 import pytest
-from conftest import API_KEY, DEPLOYMENT, NOTIFY_TOKEN, SECRET, notification, signed
 from fastapi.testclient import TestClient
+from helpers.gateway import API_KEY, DEPLOYMENT, NOTIFY_TOKEN, SECRET, notification, signed
+from helpers.manifests import published
 from prometheus_client.parser import text_string_to_metric_families
 
 from vidp import catalog
@@ -46,6 +47,7 @@ from vidp.gateway.runs import (
     StartedRun,
 )
 from vidp.gateway.settings import get_gateway_settings
+from vidp.manifest import Manifest, Timings
 
 AUTH = {"X-API-Key": API_KEY}
 MAX_UPLOAD = 256 * 1024  # small, so that the limit is quick to pass
@@ -673,20 +675,15 @@ def test_an_upload_whose_run_is_refused_keeps_nothing(gateway: Gateway) -> None:
 # The catalog
 
 
-def manifest_of(video_id: str, output: Path, final: bytes = b"") -> dict[str, Any]:
-    """A published video: its final video (and a 360p rendition) in `output`."""
-    folder = output / video_id
-    folder.mkdir(parents=True)
-    (folder / "final.mp4").write_bytes(final)
-    (folder / "360p.mp4").write_bytes(final[: len(final) // 2])
-    manifest = {
-        "video_id": video_id,
-        "source": {"uri": f"/videos/{video_id}.mp4", "filename": f"{video_id}.mp4"},
-        "final_video": {"uri": str(folder / "final.mp4")},
-        "renditions": [{"label": "360p", "uri": str(folder / "360p.mp4")}],
-        "timings_s": {"total": 42.0},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+def manifest_of(video_id: str, output: Path, final: bytes = b"") -> Manifest:
+    """A published video: its final video (and a 360p rendition) in `output`, made in 42 s."""
+    manifest = published(video_id, output / video_id)
+    manifest = manifest.model_copy(update={"timings_s": Timings(total=42.0)})
+    (output / video_id / "renditions").mkdir(parents=True)
+    Path(manifest.final_video.uri).write_bytes(final)
+    (rendition,) = [r for r in manifest.renditions if r.label == "360p"]
+    Path(rendition.uri).write_bytes(final[: len(final) // 2])
+    Path(manifest.uri).write_text(manifest.to_json())
     return manifest
 
 
@@ -694,12 +691,12 @@ COMPLETED, RUNNING, FAILED = "00000000000000c0", "00000000000000a1", "0000000000
 
 
 @pytest.fixture
-def entries(gateway: Gateway) -> dict[str, dict[str, Any]]:
+def entries(gateway: Gateway) -> dict[str, Manifest]:
     """Three entries, as the flow writes them: one completed, then one failed, then one
     running (the most recent). Returns the completed one's manifest by its id."""
     manifest = manifest_of(COMPLETED, gateway.output, final=bytes(range(256)) * 40)
-    catalog.record_running(COMPLETED, manifest["source"]["uri"], "c.mp4", "run-c")
-    catalog.record_published(manifest, str(gateway.output / COMPLETED / "manifest.json"))
+    catalog.record_running(COMPLETED, manifest.source.uri, "c.mp4", "run-c")
+    catalog.record_published(manifest)
     catalog.record_running(FAILED, "/videos/f.mp4", "f.mp4", "run-f")
     catalog.record_failed(FAILED, "no video stream in /videos/f.mp4")
     catalog.record_running(RUNNING, "/videos/r.mp4", "r.mp4", "run-unknown-to-prefect")
@@ -738,7 +735,8 @@ def test_a_list_with_bad_parameters_is_422(gateway: Gateway, params: dict[str, A
 
 def test_an_entry_is_its_manifest_once_completed(gateway: Gateway, entries: dict[str, Any]) -> None:
     detail = gateway.client.get(f"/videos/{COMPLETED}", headers=AUTH).json()
-    assert detail["status"] == "completed" and detail["manifest"] == entries[COMPLETED]
+    assert detail["status"] == "completed"
+    assert detail["manifest"] == entries[COMPLETED].model_dump(mode="json"), "as published"
     assert detail["run"] is None and detail["error"] is None
     failed = gateway.client.get(f"/videos/{FAILED}", headers=AUTH).json()
     assert (failed["status"], failed["error"]) == ("failed", "no video stream in /videos/f.mp4")
@@ -797,7 +795,7 @@ def test_an_entry_is_edited(gateway: Gateway, entries: dict[str, Any]) -> None:
 def test_the_final_video_and_a_rendition_stream_with_ranges(
     gateway: Gateway, entries: dict[str, Any]
 ) -> None:
-    final = Path(entries[COMPLETED]["final_video"]["uri"]).read_bytes()
+    final = Path(entries[COMPLETED].final_video.uri).read_bytes()
     ranged = gateway.client.get(
         f"/videos/{COMPLETED}/stream", headers={**AUTH, "Range": "bytes=100-1099"}
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import API_KEY, Gateway, gateway_process, stream_oversized_upload
+from helpers.gateway import API_KEY, Gateway, gateway_process, stream_oversized_upload
 from prefect.client.orchestration import get_client
 
 from vidp.flows.process_video import process_video
@@ -34,6 +34,7 @@ def objects(s3, prefix: str) -> list[str]:
     ]
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_upload_lands_in_the_bucket_and_streams_by_redirect(
     s3_gateway: str, s3, media_dir: Path, tmp_path: Path
 ) -> None:

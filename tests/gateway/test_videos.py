@@ -11,16 +11,16 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-from conftest import (
+from helpers.gateway import (
     API_KEY,
     DEPLOYMENT,
     MAX_UPLOAD,
     Gateway,
-    flow_runs,
     gateway_process,
-    process_worker,
     stream_oversized_upload,
 )
+from helpers.prefect_stack import flow_runs
+from helpers.processes import process_worker
 
 from vidp.manifest import manifest_schema
 
@@ -163,6 +163,7 @@ def test_a_run_that_crashed_before_its_flow_started_shows_as_failed(
     assert uploaded["video_id"] in [v["video_id"] for v in failed["items"]]
 
 
+@pytest.mark.usefixtures("detector_weights")
 def test_upload_to_stream_to_delete(gateway: Gateway, cat_clip: Path, tmp_path: Path) -> None:
     """One video through the whole API, processed by a real worker."""
     answer = upload(gateway, "cat.mp4", cat_clip, title="Cat")

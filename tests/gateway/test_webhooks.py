@@ -6,16 +6,9 @@ import json
 import time
 
 import pytest
-from conftest import (
-    DEPLOYMENT,
-    NOTIFY_TOKEN,
-    Gateway,
-    flow_runs,
-    notification,
-    post,
-    put_upload,
-    signed,
-)
+from helpers.gateway import DEPLOYMENT, NOTIFY_TOKEN, Gateway, notification, post, signed
+from helpers.prefect_stack import flow_runs
+from helpers.s3 import put_upload
 
 pytestmark = pytest.mark.integration
 

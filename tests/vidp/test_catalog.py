@@ -5,17 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import vidp
+from helpers.manifests import published
+from helpers.processes import vidp
 from sqlalchemy import create_engine, text
 
 from vidp import catalog
 
-MANIFEST = {
-    "video_id": "0123456789abcdef",
-    "source": {"uri": "s3://uploads/cat.mp4", "filename": "cat.mp4"},
-    "final_video": {"uri": "s3://results/processed/0123456789abcdef/final.mp4"},
-    "timings_s": {"total": 12.5},
-}
+MANIFEST = published("0123456789abcdef", "s3://results/processed/0123456789abcdef")
 
 
 def lifecycle() -> catalog.Video:
@@ -24,7 +20,7 @@ def lifecycle() -> catalog.Video:
     catalog.record_failed("0123456789abcdef", "source not found: s3://uploads/cat.mp4")
     with catalog.session() as s:
         assert s.get(catalog.Video, "0123456789abcdef").error.startswith("source not found")
-    catalog.record_published(MANIFEST, "s3://results/processed/0123456789abcdef/manifest.json")
+    catalog.record_published(MANIFEST)
     with catalog.session() as s:
         return s.get(catalog.Video, "0123456789abcdef")
 
@@ -32,8 +28,9 @@ def lifecycle() -> catalog.Video:
 def test_the_embedded_sqlite_catalog_needs_no_setup(tmp_path: Path, vidp_env) -> None:
     vidp_env(VIDP_CATALOG_URL=f"sqlite:///{tmp_path}/new/catalog.db")
     video = lifecycle()
-    assert (video.status, video.error, video.duration_s) == ("completed", None, 12.5)
-    assert video.manifest == MANIFEST and video.tags == []
+    assert (video.status, video.error, video.duration_s) == ("completed", None, 12.346)
+    assert video.manifest_uri == "s3://results/processed/0123456789abcdef/manifest.json"
+    assert video.manifest == MANIFEST.model_dump(mode="json") and video.tags == []
 
 
 @pytest.mark.integration

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,17 +10,16 @@ from vidp.detect import detect_animals, save_best_crops, summarize_animals
 from vidp.encode import FrameSample, encode_pass, frame_time
 
 pytestmark = pytest.mark.slow
-WEIGHTS = os.environ["VIDP_DETECTOR_WEIGHTS"]
 
 
 def sample_frames(clip: Path, out: Path, fps: float) -> list[Path]:
     return encode_pass(clip, None, frames=FrameSample(out, fps)).frames
 
 
-def analyse(clip: Path, out: Path, fps: float = 1.0):
+def analyse(clip: Path, out: Path, weights: Path, fps: float = 1.0):
     frames = sample_frames(clip, out / "frames", fps)
     times = [frame_time(i, fps) for i in range(len(frames))]
-    detections = detect_animals(frames, times, WEIGHTS, 0.5)
+    detections = detect_animals(frames, times, str(weights), 0.5)
     return frames, detections, summarize_animals(detections)
 
 
@@ -35,8 +33,10 @@ def test_frames_are_sampled_once_and_scaled_for_the_detector(
     assert Image.open(frames[0]).size == (640, 360)
 
 
-def test_cat_is_found_only_while_on_screen(cat_clip: Path, tmp_path: Path) -> None:
-    frames, detections, animals = analyse(cat_clip, tmp_path)
+def test_cat_is_found_only_while_on_screen(
+    cat_clip: Path, detector_weights: Path, tmp_path: Path
+) -> None:
+    frames, detections, animals = analyse(cat_clip, tmp_path, detector_weights)
     assert [a.label for a in animals] == ["cat"]
     cat = animals[0]
     assert 3.0 <= cat.first_seen_s <= cat.last_seen_s <= 7.0  # on screen from 3 s to 7 s
@@ -46,18 +46,19 @@ def test_cat_is_found_only_while_on_screen(cat_clip: Path, tmp_path: Path) -> No
     assert list(crops) == ["cat"] and crops["cat"].stat().st_size > 1000
 
 
-def test_bus_photo_has_no_animals(bus_clip: Path, tmp_path: Path) -> None:
-    _, detections, animals = analyse(bus_clip, tmp_path)
+def test_bus_photo_has_no_animals(bus_clip: Path, detector_weights: Path, tmp_path: Path) -> None:
+    _, detections, animals = analyse(bus_clip, tmp_path, detector_weights)
     assert detections == [] and animals == []
 
 
-def test_model_loads_once_per_process() -> None:
+def test_model_loads_once_per_process(detector_weights: Path) -> None:
     from vidp.detect import load_detector
 
-    assert load_detector(WEIGHTS) is load_detector(WEIGHTS)
+    weights = str(detector_weights)
+    assert load_detector(weights) is load_detector(weights)
 
 
-def test_threshold_is_respected(cat_clip: Path, tmp_path: Path) -> None:
+def test_threshold_is_respected(cat_clip: Path, detector_weights: Path, tmp_path: Path) -> None:
     frames = sample_frames(cat_clip, tmp_path / "frames", 1.0)
     times = [frame_time(i, 1.0) for i in range(len(frames))]
-    assert detect_animals(frames, times, WEIGHTS, 0.99) == []
+    assert detect_animals(frames, times, str(detector_weights), 0.99) == []

@@ -21,7 +21,6 @@ from vidp.encode import (
     target_size,
     thumbnail_times,
 )
-from vidp.outputs import burn_in_first_pass
 from vidp.probe import probe
 from vidp.sample import make_clip
 from vidp.subtitles import Cue, to_srt
@@ -218,18 +217,3 @@ class TestEncoder:
     def test_presets_mean_the_same_on_nvenc(self) -> None:
         args = VideoCodec("h264_nvenc", 23, "medium").args()
         assert args[:4] == ["-c:v", "h264_nvenc", "-preset", "p4"] and "-cq" in args
-
-
-@pytest.mark.parametrize(
-    ("setting", "transcript_on_gpu", "one_decode"),
-    [
-        ("auto", False, True),  # Whisper needs these cores: the one decode waits for it
-        ("auto", True, False),  # a GPU's transcript: the renditions do not wait for it
-        ("one", True, True),
-        ("two", False, False),
-    ],
-)
-def test_burned_final_joins_the_one_decode_unless_a_gpu_transcribes(
-    setting: str, transcript_on_gpu: bool, one_decode: bool
-) -> None:
-    assert burn_in_first_pass(setting, transcript_on_gpu) is one_decode

@@ -12,8 +12,7 @@ import pytest
 
 from vidp.errors import SourceNotFound
 from vidp.ingest import ingest
-from vidp.publish import publish
-from vidp.s3 import S3Storage
+from vidp.publish import publication_for, publish
 
 pytestmark = pytest.mark.integration
 
@@ -43,30 +42,34 @@ def test_missing_object_is_rejected(s3, uri: str, work_root: Path) -> None:
 def test_publish_uploads_multipart_links_and_manifest_last(s3, tmp_path: Path) -> None:
     big = tmp_path / "final.mp4"
     big.write_bytes(os.urandom(9 * 1024 * 1024))
-    storage = S3Storage("s3://results/out", "0123456789abcdef")
-    manifest = publish(
-        storage, {"final.mp4": big}, lambda uris, links: {"uris": uris, "links": links}
-    )
+    publication = publication_for("s3://results/out", "0123456789abcdef")
+    publication.begin()
+    uri = publication.stage(big, "final.mp4")
+    link = publication.link(uri)
     key = "out/0123456789abcdef/final.mp4"
-    assert manifest["uris"] == {"final.mp4": f"s3://results/{key}"}
+    assert uri == f"s3://results/{key}"
     head = s3.head_object(Bucket="results", Key=key)
     assert "-" in head["ETag"] and head["ContentType"] == "video/mp4", (
         "multipart upload, playable type"
     )
-    written = json.loads(
-        s3.get_object(Bucket="results", Key="out/0123456789abcdef/manifest.json")["Body"].read()
-    )
-    assert written == manifest
-    served = httpx.get(manifest["links"]["final.mp4"], headers={"Range": "bytes=100-199"})
+    listed = s3.list_objects_v2(Bucket="results", Prefix="out/")["Contents"]
+    assert [o["Key"] for o in listed] == [key], "no manifest before commit"
+    publication.commit('{"video_id": "0123456789abcdef"}')
+    written = s3.get_object(Bucket="results", Key="out/0123456789abcdef/manifest.json")
+    assert json.loads(written["Body"].read()) == {"video_id": "0123456789abcdef"}
+    assert link is not None
+    served = httpx.get(link, headers={"Range": "bytes=100-199"})
     assert served.status_code == 206 and served.content == big.read_bytes()[100:200]
 
 
 def test_failed_publish_leaves_nothing(s3, tmp_path: Path) -> None:
     ok = tmp_path / "a.jpg"
     ok.write_bytes(b"jpeg")
-    storage = S3Storage("s3://results/failed", "0123456789abcdef")
+    publication = publication_for("s3://results/failed", "0123456789abcdef")
     with pytest.raises(FileNotFoundError):
-        publish(storage, {"a.jpg": ok, "b.jpg": tmp_path / "missing.jpg"}, lambda uris, links: {})
+        publish(
+            publication, {"a.jpg": ok, "b.jpg": tmp_path / "missing.jpg"}, lambda uris, links: {}
+        )
     assert s3.list_objects_v2(Bucket="results", Prefix="failed/").get("KeyCount") == 0
 
 

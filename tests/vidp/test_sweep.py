@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from vidp.sweep import UploadObject, plan_sweep
+from vidp.storage import StoredObject
+from vidp.sweep import plan_sweep
 
 
-def obj(key: str, size: int = 10, bucket: str = "media") -> UploadObject:
-    return UploadObject(bucket=bucket, key=key, etag='"abc123"', size=size)
+def obj(key: str, size: int = 10, bucket: str = "media") -> StoredObject:
+    return StoredObject(uri=f"s3://{bucket}/{key}", etag='"abc123"', size=size)
 
 
 def test_videos_are_kept_and_everything_else_is_ignored_with_a_reason() -> None:
