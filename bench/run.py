@@ -74,8 +74,10 @@ def _base_env(weights: str) -> dict[str, str]:
 class Bench:
     """Runs the peer and the scenarios on one clip, keeping every measurement."""
 
-    def __init__(self, clip: Path, work: Path, logs: Path, weights: str, whisper_dir: str) -> None:
-        self.clip, self.work, self.logs = clip, work, logs
+    def __init__(
+        self, clip: Path, work: Path, logs: Path, weights: str, whisper_dir: str, vidp: str
+    ) -> None:
+        self.clip, self.work, self.logs, self.vidp = clip, work, logs, vidp
         logs.mkdir(parents=True, exist_ok=True)
         self.env = _base_env(weights)
         self.weights, self.whisper_dir = weights, whisper_dir
@@ -107,7 +109,7 @@ class Bench:
 
     def _vidp(self, name: str, home: Path, work_dir: Path, cold: bool, **env: str) -> None:
         env = {**self.env, "PREFECT_HOME": str(home), "VIDP_WORK_DIR": str(work_dir), **env}
-        command = [str(Path(sys.executable).with_name("vidp")), "process", str(self.clip)]
+        command = [self.vidp, "process", str(self.clip)]
         command += ["--output", str(self.work / "vidp-out"), "--json"]
         command += ["--resolution", f"{SETTINGS['height']}p", "--subtitles", "burn"]
         command += ["--crf", str(SETTINGS["crf"]), "--preset", str(SETTINGS["preset"])]
@@ -166,9 +168,8 @@ class Bench:
         _make_clip(tiny, 1, 180)
         env = {**self.env, "PREFECT_HOME": str(self.work / "home-cli")}
         env["VIDP_WORK_DIR"] = str(self.work / "work-warmup")
-        vidp = str(Path(sys.executable).with_name("vidp"))
         done = subprocess.run(
-            [vidp, "process", str(tiny), "--output", str(self.work / "warm"), "--json"],
+            [self.vidp, "process", str(tiny), "--output", str(self.work / "warm"), "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -256,7 +257,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return {"medians": medians, "ratios_to_peer": ratios}
 
 
-def machine() -> dict[str, Any]:
+def machine(env: dict[str, str]) -> dict[str, Any]:
+    """This machine, and the ffmpeg the runs find on `env`'s PATH."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -265,7 +267,7 @@ def machine() -> dict[str, Any]:
         ),
         platform.processor(),
     )
-    ffmpeg = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout
+    ffmpeg = subprocess.run(["ffmpeg", "-version"], env=env, capture_output=True, text=True).stdout
     return {
         "cpu": cpu,
         "cores": len(os.sched_getaffinity(0)),
@@ -289,6 +291,11 @@ def main() -> None:
     parser.add_argument("--timeline", type=Path, help="draw the first `server` run's tasks here")
     parser.add_argument("--label", default="", help="a note saved with the results")
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument(
+        "--vidp",
+        default=str(Path(sys.executable).with_name("vidp")),
+        help="the `vidp` command to measure (another version's, for an A/B)",
+    )
     args = parser.parse_args()
 
     weights = os.environ.get("VIDP_DETECTOR_WEIGHTS", "yolo11n.pt")
@@ -309,7 +316,7 @@ def main() -> None:
     scenarios = [s for s in args.scenarios.split(",") if s]
     work = Path(tempfile.mkdtemp(prefix="vidp-bench-"))
     logs = REPO / "bench" / "out" / "logs" / time.strftime("%Y%m%d-%H%M%S")
-    bench = Bench(clip, work, logs, weights, whisper_dir)
+    bench = Bench(clip, work, logs, weights, whisper_dir, args.vidp)
     try:
         if "cli" in scenarios:
             bench.warm_up()
@@ -330,7 +337,7 @@ def main() -> None:
     results = {
         "clip": {"path": str(clip.relative_to(REPO)), "duration_s": args.duration},
         "settings": SETTINGS,
-        "machine": machine(),
+        "machine": machine(bench.env),
         "label": args.label,
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "runs": bench.runs,

@@ -158,8 +158,8 @@ class Timings(_Part):
 
 class Manifest(_Part):
     """What one processed video produced. Written last, after every output it names exists, so
-    its presence means the video is done. URIs are s3://bucket/key or absolute file paths,
-    depending on where outputs were stored."""
+    its presence means the video is done. URIs are those of the storage the outputs went to:
+    absolute file paths, s3://bucket/key, gs://bucket/key, ..."""
 
     schema_version: Literal["1"] = Field(description="Changes only when readers must change.")
     video_id: str = Field(

@@ -88,6 +88,8 @@ def test_a_second_machine_is_served_from_the_first_ones_cache(
         ]
     }
     assert any(k.endswith(".mp4") for k in keys) and not any(k.endswith(".wav") for k in keys)
+    # The staged source too, by its hash: any worker with these settings reads it there.
+    assert f"work/{first['video_id']}/source" in keys
 
 
 def test_without_a_work_store_file_results_are_remade_and_data_is_reused(
