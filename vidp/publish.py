@@ -21,15 +21,7 @@ from vidp.storage import Store
 if TYPE_CHECKING:  # annotations only: no need to load the pipeline's models
     from vidp.manifest import Manifest
 
-__all__ = [
-    "FolderPublication",
-    "ObjectPublication",
-    "Publication",
-    "check_output",
-    "publication_for",
-    "publish",
-    "unpublish",
-]
+__all__ = ["Publication", "check_output", "publication_for", "publish", "unpublish"]
 
 
 class Publication(Protocol):

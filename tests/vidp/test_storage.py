@@ -37,15 +37,21 @@ def test_a_source_in_another_store_is_ingested_byte_for_byte(
         ingest("memory://bucket/in/nope.mp4")
 
 
+@pytest.fixture
+def output(tmp_path: Path) -> Path:
+    """A file a run made."""
+    made = tmp_path / "final.mp4"
+    made.write_bytes(b"mp4")
+    return made
+
+
 def test_publishing_to_an_object_store_writes_the_manifest_last_and_unpublishes(
-    memory: fsspec.AbstractFileSystem, tmp_path: Path
+    memory: fsspec.AbstractFileSystem, output: Path
 ) -> None:
-    final = tmp_path / "final.mp4"
-    final.write_bytes(b"mp4")
     publication = publication_for("memory://bucket/out", "0123456789abcdef")
     publication.begin()
     root = "memory://bucket/out/0123456789abcdef"
-    assert publication.stage(final, "final.mp4") == f"{root}/final.mp4"
+    assert publication.stage(output, "final.mp4") == f"{root}/final.mp4"
     assert publication.link(f"{root}/final.mp4") is None, "memory:// has no HTTPS links"
     assert memory.find("memory://bucket/out") == ["/bucket/out/0123456789abcdef/final.mp4"]
     assert publication.commit('{"video_id": "0123456789abcdef"}') == f"{root}/manifest.json"
@@ -55,15 +61,13 @@ def test_publishing_to_an_object_store_writes_the_manifest_last_and_unpublishes(
 
 
 def test_a_failed_publish_leaves_nothing_in_an_object_store(
-    memory: fsspec.AbstractFileSystem, tmp_path: Path
+    memory: fsspec.AbstractFileSystem, output: Path
 ) -> None:
-    ok = tmp_path / "a.jpg"
-    ok.write_bytes(b"jpeg")
     publication = publication_for("memory://bucket/failed", "0123456789abcdef")
     with pytest.raises(FileNotFoundError):
         publish(
             publication,
-            {"a.jpg": ok, "b.jpg": tmp_path / "missing.jpg"},
+            {"final.mp4": output, "b.jpg": output.with_name("missing.jpg")},
             lambda uris, links: pytest.fail("no manifest before every file"),
         )
     assert memory.find("memory://bucket/failed") == []
