@@ -54,6 +54,7 @@ class WorkFile(BaseModel):
         if not store:
             raise FileNotFoundError(f"work file missing and no VIDP_WORK_STORE set: {self.path}")
         folder, _, _ = self.name.rpartition("/")
+        missing = f"{self.name} is not in {store}/{self.video.video_id}/"
         try:
             if folder:
                 with atomic_dir(self.video.work_dir / folder) as draft:
@@ -63,9 +64,9 @@ class WorkFile(BaseModel):
                 with atomic_file(self.path) as draft:
                     storage.at(store).get_file(self.uri, draft)
         except FileNotFoundError as e:
-            raise FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/") from e
+            raise FileNotFoundError(missing) from e
         if not self.path.exists():  # an empty folder listing
-            raise FileNotFoundError(f"{self.name} is not in {store}/{self.video.video_id}/")
+            raise FileNotFoundError(missing)
         return self.path
 
 
