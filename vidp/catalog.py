@@ -82,6 +82,8 @@ class Video(_Base):
     title: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     flow_run_id: Mapped[str | None] = mapped_column(String(36))
+    # Where the last completed run published: kept while the video runs again, so that DELETE
+    # still removes those outputs. Its manifest is shown only while it describes the status.
     manifest_uri: Mapped[str | None] = mapped_column(Text)
     manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
@@ -185,7 +187,7 @@ def record_queued(
     """The gateway stored an upload and started its run."""
     with session() as s:
         video = _get_or_new(s, video_id)
-        video.status, video.error = "queued", None
+        video.status, video.error, video.manifest = "queued", None, None
         video.filename, video.upload_uri, video.source_uri = filename, upload_uri, upload_uri
         video.flow_run_id = flow_run_id
         video.title = title if title is not None else video.title
@@ -196,7 +198,7 @@ def record_running(video_id: str, source_uri: str, filename: str, flow_run_id: s
     """The flow has the video: create its entry, or mark an existing one running again."""
     with session() as s:
         video = _get_or_new(s, video_id)
-        video.status = "running"
+        video.status, video.manifest = "running", None
         video.source_uri, video.filename = source_uri, filename
         video.flow_run_id = flow_run_id
         video.error = None

@@ -2,7 +2,7 @@
 
 `Manifest` is the published contract itself: `manifest.json` is its JSON, and its JSON Schema
 (`manifest_schema()`, or `python -m vidp.manifest`) is generated from it. The team's shared
-contract is kept satisfied by tests/vidp/test_manifest.py.
+contract is kept satisfied by tests/domain/test_manifest.py.
 
 Its parts are models of their own rather than the pipeline's (`MediaInfo`, `LanguageResult`, ...):
 they carry the contract's limits and descriptions, and a change to the pipeline's models cannot

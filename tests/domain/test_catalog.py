@@ -33,6 +33,29 @@ def test_the_embedded_sqlite_catalog_needs_no_setup(tmp_path: Path, vidp_env) ->
     assert video.manifest == MANIFEST.model_dump(mode="json") and video.tags == []
 
 
+@pytest.mark.parametrize(
+    "again",
+    [
+        lambda: catalog.record_queued(
+            "0123456789abcdef", "cat.mp4", "/up/cat.mp4", "run-2", "Cat", []
+        ),
+        lambda: catalog.record_running("0123456789abcdef", "/up/cat.mp4", "cat.mp4", "run-2"),
+    ],
+    ids=["uploaded again", "run again"],
+)
+def test_a_video_run_again_shows_no_manifest_until_it_completes_again(
+    again, tmp_path: Path, vidp_env
+) -> None:
+    vidp_env(VIDP_CATALOG_URL=f"sqlite:///{tmp_path}/catalog.db")
+    lifecycle()
+    again()
+    with catalog.session() as s:
+        video = s.get(catalog.Video, "0123456789abcdef")
+        assert (video.status in ("queued", "running"), video.manifest) == (True, None)
+        # The last run's outputs are still published, and DELETE still finds them.
+        assert video.manifest_uri == "s3://results/processed/0123456789abcdef/manifest.json"
+
+
 @pytest.mark.integration
 class TestPostgres:
     def test_upgrade_is_a_command_and_idempotent(self, postgres: str, vidp_env) -> None:
