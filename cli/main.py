@@ -226,11 +226,22 @@ def _summary(manifest: Manifest) -> None:
     table = Table(title=f"{manifest.source.filename} → {manifest.video_id}", show_header=False)
     lang = manifest.language
     table.add_row("language", f"{lang.code or 'none'} ({lang.method})")
+    if len({s.code for s in manifest.languages}) > 1:
+        table.add_row(
+            "languages",
+            ", ".join(f"{s.code} {s.start_s:.1f}–{s.end_s:.1f} s" for s in manifest.languages),
+        )
     animals = ", ".join(
         f"{a.label} ({a.first_seen_s:g}–{a.last_seen_s:g} s)" for a in manifest.animals
     )
     table.add_row("animals", animals or "none")
-    table.add_row("transcript", f"{manifest.transcript.words} words")
+    untranscribed = manifest.transcript.untranscribed
+    lost = sum(s.end_s - s.start_s for s in untranscribed or [])
+    table.add_row(
+        "transcript",
+        f"{manifest.transcript.words} words"
+        + (f" ([yellow]{lost:.1f} s of speech without words[/])" if lost else ""),
+    )
     final = manifest.final_video
     table.add_row("final video", f"{final.uri} ({final.width}x{final.height}, {final.subtitles})")
     table.add_row("manifest", manifest.uri)

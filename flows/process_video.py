@@ -108,7 +108,7 @@ def process_video(
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
         said: Heard = value(heard)
         progress(60, f"language: {said.language.code or 'none'}")
-        quality_gate.submit(detections, subtitles, media.duration_s).result()
+        quality_gate.submit(detections, subtitles, said, media.duration_s).result()
         made = final.result()
         progress(85, "encoded")
 

@@ -47,6 +47,9 @@ def publish_results(
         transcript=heard.transcript,
         segments=len(words.segments) if words else 0,
         words=words.word_count if words else 0,
+        languages=words.languages if words else [],
+        speech_s=words.speech_s if words else None,
+        untranscribed=words.untranscribed if words else None,
         srt=subtitles.srt if subtitles else None,
         vtt=subtitles.vtt if subtitles else None,
         renditions=[

@@ -60,8 +60,9 @@ def speechbrain_language(audio: WorkFile) -> LanguageResult:
 def transcript(
     video: VideoRef, audio: WorkFile, language: LanguageResult | None, whisper_model: str
 ) -> Heard:
-    """Transcribe to a JSON file with segment and word times. Without a `language`, Whisper
-    identifies it on the speech; one known to hold no speech is not transcribed."""
+    """Transcribe to a JSON file with segment and word times, and the language of every stretch
+    of speech. Without a `language`, Whisper identifies each; one known to hold no speech is
+    not transcribed."""
     if language is not None and language.code is None:
         return Heard(language=language, transcript=None)
     samples = load_audio(audio.local())
@@ -93,8 +94,9 @@ def submit_speech(
 
 
 def keep_transcript(video: VideoRef, text: Transcript, whisper_model: str) -> WorkFile | None:
-    """`text` as a JSON work file named by language and model; None when nothing was said."""
-    if not text.segments:
+    """`text` as a JSON work file named by language and model; None when nothing was said (it
+    is kept when speech was heard but no word came of it: the manifest says so)."""
+    if not text.segments and not text.untranscribed:
         return None
     path = video.work_dir / f"transcript-{text.language}-{_slug(whisper_model)}.json"
     return keep(video, [text.save(path)])[0]

@@ -39,7 +39,10 @@ def subtitle_files(video: VideoRef, heard: Heard, duration_s: float) -> Subtitle
     if heard.transcript is None:
         return None
     text = heard.transcript.local()
-    cues = build_cues(Transcript.load(text).segments, duration_s)
+    segments = Transcript.load(text).segments
+    if not segments:  # speech was heard, no word came of it
+        return None
+    cues = build_cues(segments, duration_s)
     srt, vtt = text.with_suffix(".srt"), text.with_suffix(".vtt")
     write_subtitles(cues, srt, vtt)
     srt_file, vtt_file = keep(video, [srt, vtt])
@@ -93,8 +96,11 @@ def final_video(
     if how == "none" or subtitles is None:  # (no subtitles, no cues: `how` is "none")
         made = copy_video(rendition.local(), plan.final_path(video.work_dir))
     elif how == "soft":
-        out, language = plan.final_path(video.work_dir), heard.language.code
-        made = mux_soft_subtitles(rendition.local(), subtitles.srt.local(), out, language)
+        text = Transcript.load(heard.transcript.local()) if heard.transcript else None
+        language = text.track_language if text else heard.language.code
+        made = mux_soft_subtitles(
+            rendition.local(), subtitles.srt.local(), plan.final_path(video.work_dir), language
+        )
     else:  # burned in a decode of its own, beside the first
         burn = plan.burned_encode(video.work_dir, subtitles.srt.local())
         made = encode_pass(video.path, plan.codec, [burn], copy_audio=plan.copy_audio).encodes[0]

@@ -29,6 +29,7 @@ from pydantic import (
 
 from vidp.detect import AnimalSummary
 from vidp.ingest import StagedVideo
+from vidp.languages import LanguageStretch, Span
 from vidp.outputs import FinalSubtitles
 from vidp.probe import MediaInfo
 from vidp.speech import LanguageResult
@@ -40,11 +41,13 @@ __all__ = [
     "FinalFile",
     "FinalVideo",
     "Language",
+    "LanguageSpan",
     "Manifest",
     "Media",
     "RenditionFile",
     "Results",
     "Source",
+    "SpeechSpan",
     "Subtitles",
     "Timings",
     "Transcript",
@@ -94,6 +97,24 @@ class Language(_Part):
     method: str = Field(description="whisper, speechbrain, forced, or none (no speech).")
 
 
+class LanguageSpan(_Part):
+    """A stretch of speech in one language, from its first word to its last."""
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    code: str = Field(description="ISO 639-1 where one exists.")
+    probability: float | None = Field(
+        ge=0, le=1, description="How sure the identification is here; null when forced."
+    )
+
+
+class SpeechSpan(_Part):
+    """A stretch of the video's time, in seconds."""
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+
+
 class Animal(_Part):
     """One animal label seen at or above the confidence threshold."""
 
@@ -113,6 +134,19 @@ class Transcript(_Part):
     words: int = Field(ge=0)
     uri: str | None = Field(
         description="JSON transcript with segment and word timestamps; null without speech."
+    )
+    # Optional, as in the contract: manifests made before languages per stretch lack them.
+    speech_s: float | None = Field(
+        None,
+        ge=0,
+        exclude_if=lambda v: v is None,
+        description="Seconds of the video that voice activity detection heard as speech.",
+    )
+    untranscribed: list[SpeechSpan] | None = Field(
+        None,
+        exclude_if=lambda v: v is None,
+        description="Speech that produced no words (at least 1.5 s each): empty when every "
+        "stretch of speech was transcribed.",
     )
 
 
@@ -170,6 +204,12 @@ class Manifest(_Part):
     source: Source
     media: Media
     language: Language
+    languages: list[LanguageSpan] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="The language of every stretch of speech, in time order (language is the "
+        "one spoken longest); absent without speech.",
+    )
     animals: list[Animal] = Field(description="One entry per animal label; empty when none.")
     transcript: Transcript
     subtitles: Subtitles
@@ -250,6 +290,9 @@ class Results(BaseModel):
     transcript: WorkFile | None
     segments: int
     words: int
+    languages: list[LanguageStretch]
+    speech_s: float | None
+    untranscribed: list[Span] | None
     srt: WorkFile | None
     vtt: WorkFile | None
     renditions: list[RenditionFile]
@@ -298,11 +341,20 @@ def build_manifest(
         ),
         media=Media(**r.media.model_dump(exclude={"format_name"})),
         language=Language(**r.language.model_dump()),
+        languages=[LanguageSpan(**x.model_dump()) for x in r.languages],
         animals=[
             Animal(**a.model_dump(), thumbnail=uris.get(f"animals/{a.label}.jpg"))
             for a in r.animals
         ],
-        transcript=Transcript(segments=r.segments, words=r.words, uri=uris.get("transcript.json")),
+        transcript=Transcript(
+            segments=r.segments,
+            words=r.words,
+            uri=uris.get("transcript.json"),
+            speech_s=r.speech_s,
+            untranscribed=None
+            if r.untranscribed is None
+            else [SpeechSpan(**x.model_dump()) for x in r.untranscribed],
+        ),
         subtitles=Subtitles(srt=uris.get("subtitles.srt"), vtt=uris.get("subtitles.vtt")),
         renditions=[VideoFile(**video(x, f"renditions/{x.label}.mp4")) for x in r.renditions],
         final_video=FinalVideo(**video(r.final, "final.mp4")),

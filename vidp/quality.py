@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     import pandas as pd
     from great_expectations.expectations import Expectation
 
-__all__ = ["QualityGateFailed", "check_outputs", "prepare", "detections_frame", "cues_frame"]
+__all__ = [
+    "QualityGateFailed",
+    "check_outputs",
+    "prepare",
+    "detections_frame",
+    "cues_frame",
+    "untranscribed_warning",
+]
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no telemetry calls from a pipeline
 logging.getLogger("great_expectations").setLevel(logging.WARNING)  # not its temporary folders
@@ -115,3 +122,13 @@ def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: floa
     if failures:
         raise QualityGateFailed("quality gate failed: " + "; ".join(failures))
     return passed
+
+
+def untranscribed_warning(spans: list[tuple[float, float]], speech_s: float) -> str | None:
+    """One line saying which speech produced no words, or None when all of it did. (A warning,
+    not a failure: the run's other outputs stand, and the manifest lists the stretches.)"""
+    if not spans:
+        return None
+    lost = sum(end - start for start, end in spans)
+    where = ", ".join(f"{start:.1f}–{end:.1f} s" for start, end in spans)
+    return f"speech without words: {where} ({lost:.1f} of {speech_s:.1f} s of speech)"

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from vidp.manifest import Manifest
+from vidp.manifest import LanguageSpan, Manifest
+from vidp.quality import untranscribed_warning
 
-__all__ = ["markdown_report", "markdown_link", "detections_table"]
+__all__ = ["markdown_report", "markdown_link", "detections_table", "language_timeline"]
+
+_TIMELINE_COLUMNS = 40
 
 
 def markdown_link(uri: str | None) -> str:
@@ -39,6 +42,8 @@ def markdown_report(manifest: Manifest) -> str:
         f"**Language:** {language} · **Transcript:** {manifest.transcript.segments} segments,"
         f" {manifest.transcript.words} words",
         "",
+        *language_timeline(manifest.languages, media.duration_s),
+        *_untranscribed(manifest),
         "## Animals",
         "",
     ]
@@ -73,6 +78,33 @@ def markdown_report(manifest: Manifest) -> str:
         f"Total {manifest.timings_s.total:.1f} s · pipeline {manifest.pipeline_version}",
     ]
     return "\n".join(lines)
+
+
+def language_timeline(stretches: list[LanguageSpan], duration_s: float) -> list[str]:
+    """The stretches of speech, a row each, with a bar where each falls in the video; nothing
+    for a video in one language."""
+    if len({s.code for s in stretches}) < 2:
+        return []
+    rows = [
+        "## Languages",
+        "",
+        "| from (s) | to (s) | language | p | timeline |",
+        "|---:|---:|---|---:|---|",
+    ]
+    for s in stretches:
+        first = min(_TIMELINE_COLUMNS - 1, int(s.start_s / duration_s * _TIMELINE_COLUMNS))
+        last = max(first + 1, round(s.end_s / duration_s * _TIMELINE_COLUMNS))
+        bar = "·" * first + "█" * (last - first) + "·" * (_TIMELINE_COLUMNS - last)
+        p = f"{s.probability:.2f}" if s.probability is not None else "—"
+        rows.append(f"| {s.start_s:.1f} | {s.end_s:.1f} | {s.code} | {p} | `{bar}` |")
+    return [*rows, ""]
+
+
+def _untranscribed(manifest: Manifest) -> list[str]:
+    t = manifest.transcript
+    spans = [(s.start_s, s.end_s) for s in t.untranscribed or []]
+    warning = untranscribed_warning(spans, t.speech_s or 0.0)
+    return [f"**Warning:** {warning}", ""] if warning else []
 
 
 def detections_table(detections: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Transcription with Whisper, which identifies the language on the speech itself, and the
+"""Transcription with Whisper, which identifies the language of every stretch of speech, and the
 optional speechbrain language ID on several windows of real speech."""
 
 from __future__ import annotations
@@ -13,6 +13,22 @@ from pydantic import BaseModel
 
 from vidp.atomic import atomic_file
 from vidp.audio import SAMPLE_RATE
+from vidp.languages import (
+    MAX_WINDOW_S,
+    Assigned,
+    LanguageStretch,
+    Span,
+    Votes,
+    assign,
+    dominant,
+    doubtful,
+    merge,
+    mixed,
+    pack,
+    reassign,
+    surer,
+    untranscribed,
+)
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -29,8 +45,11 @@ __all__ = [
     "require_backend",
 ]
 
-_WINDOW_S = 30.0  # Whisper sees 30 s at a time
-_MAX_WINDOWS = 3  # of speech, to identify the language on
+_MAX_WINDOWS = 3  # of speech, for speechbrain to identify the language on
+# Pauses of half a second cut speech at every change of language measured (espeak-ng, pauses of
+# 1 s and more) and inside no sentence; 160 ms cut sentences, 1 s missed changes.
+_STRETCH_PAUSE_S = 0.5
+_SPEECHBRAIN_PAUSE_S = 2.0
 # 30 s chunks decoded together. On the CPU, 4 is as fast as faster-whisper's 8 and peaks
 # 240 MB lower (4 min of speech, 2 cores); a GPU gains from more.
 _BATCH = {"cpu": 4, "cuda": 8}
@@ -54,15 +73,28 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word]
+    language: str | None = None  # its stretch's; absent from transcripts made before 0.2
 
 
 class Transcript(BaseModel):
+    """What was said. `language` is the one spoken longest; `languages` covers the speech
+    stretch by stretch; `untranscribed` is speech voice activity found that no word covers."""
+
     language: str | None
     segments: list[Segment]
+    languages: list[LanguageStretch] = []
+    speech_s: float = 0.0
+    untranscribed: list[Span] = []
 
     @property
     def word_count(self) -> int:
         return sum(len(s.words) for s in self.segments)
+
+    @property
+    def track_language(self) -> str | None:
+        """The language to tag a subtitle track with: `mul` (ISO 639-2, several languages)
+        where the stretches are in more than one."""
+        return "mul" if len({s.code for s in self.languages}) > 1 else self.language
 
     @classmethod
     def load(cls, path: Path) -> Transcript:
@@ -74,11 +106,15 @@ class Transcript(BaseModel):
         return path
 
 
-def speech_spans(audio: np.ndarray) -> list[tuple[int, int]]:
-    """Sample ranges that Silero VAD hears as speech."""
+def speech_spans(audio: np.ndarray, pause_s: float = _SPEECHBRAIN_PAUSE_S) -> list[tuple[int, int]]:
+    """Sample ranges that Silero VAD hears as speech, cut at pauses of `pause_s` and at most
+    30 s long."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, VadOptions())]
+    options = VadOptions(
+        min_silence_duration_ms=round(pause_s * 1000), max_speech_duration_s=MAX_WINDOW_S
+    )
+    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
 
 
 def language_windows(audio: np.ndarray, spans: list[tuple[int, int]]) -> list[np.ndarray]:
@@ -89,7 +125,7 @@ def language_windows(audio: np.ndarray, spans: list[tuple[int, int]]) -> list[np
     if not spans:
         return []
     speech = np.concatenate([audio[s:e] for s, e in spans])
-    size = int(_WINDOW_S * SAMPLE_RATE)
+    size = int(MAX_WINDOW_S * SAMPLE_RATE)
     count = max(1, -(-len(speech) // size))
     picks = sorted({round(i * (count - 1) / max(1, _MAX_WINDOWS - 1)) for i in range(_MAX_WINDOWS)})
     return [
@@ -121,31 +157,176 @@ def transcribe(
     audio: np.ndarray, model: WhisperModel, language: LanguageResult | None
 ) -> tuple[LanguageResult, Transcript]:
     """Transcribe the speech only (VAD: nothing is invented over silence or music) with word
-    timestamps. Without a `language`, Whisper identifies it on the first windows of speech, so
-    an intro cannot decide it; no speech at all gives method 'none' and no segments."""
+    timestamps, each stretch in its own language. Without a `language`, Whisper identifies the
+    language of every stretch (`vidp.languages`); a given one holds for the whole file. No
+    speech at all gives method 'none' and no segments."""
+    spans = speech_spans(audio, _STRETCH_PAUSE_S)
+    if not spans:
+        return LanguageResult(code=None, probability=None, method="none"), Transcript(
+            language=None, segments=[]
+        )
+    seconds = [(s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in spans]
+    if language is not None:
+        pieces = [Assigned(s, e, str(language.code), language.probability) for s, e in seconds]
+        segments = _decode_pieces(audio, spans, pieces, model)
+    else:
+        pieces, heard_alone = _identify(audio, spans, seconds, model)
+        segments = _decode_pieces(audio, spans, pieces, model)
+        pieces, segments = _second_look(audio, spans, pieces, heard_alone, segments, model)
+        code, probability = dominant(pieces)
+        language = LanguageResult(code=code, probability=probability, method="whisper")
+    segments.sort(key=lambda s: s.start)
+    words_at = [(w.start, w.end) for s in segments for w in s.words]
+    return language, Transcript(
+        language=language.code,
+        segments=segments,
+        languages=merge(pieces),
+        speech_s=round(sum(p.seconds for p in pieces), 3),
+        untranscribed=untranscribed(seconds, words_at),
+    )
+
+
+def _second_look(
+    audio: np.ndarray,
+    spans: list[tuple[int, int]],
+    pieces: list[Assigned],
+    heard_alone: dict[int, Votes],
+    segments: list[Segment],
+    model: WhisperModel,
+) -> tuple[list[Assigned], list[Segment]]:
+    """A piece in another language than its window's or its neighbours' comes out as words
+    Whisper doubts, or none: hear each such piece on its own (unless it was), try it in the
+    language it is heard in, and keep whichever transcription Whisper is surer of."""
+    seconds = [(p.start_s, p.end_s) for p in pieces]
+    again = doubtful(seconds, _words(segments))
+    unheard = [i for i in again if i not in heard_alone]
+    votes = heard_alone | dict(
+        zip(unheard, _votes(model, [audio[slice(*spans[i])] for i in unheard]), strict=True)
+    )
+    tried = reassign(pieces, {i: votes[i] for i in again})
+    moved = [i for i, (a, b) in enumerate(zip(pieces, tried, strict=True)) if a != b]
+    if not moved:
+        return pieces, segments
+    retried = _decode_pieces(audio, spans, tried, model, only=moved)
+    kept = surer(seconds, moved, _words(segments), _words(retried))
+    segments = _without(segments, [seconds[i] for i in kept]) + _without(
+        retried, [seconds[i] for i in moved if i not in kept]
+    )
+    return [tried[i] if i in kept else p for i, p in enumerate(pieces)], segments
+
+
+def _identify(
+    audio: np.ndarray,
+    spans: list[tuple[int, int]],
+    seconds: list[tuple[float, float]],
+    model: WhisperModel,
+) -> tuple[list[Assigned], dict[int, Votes]]:
+    """Whisper's language for each piece of speech: on windows of up to 30 s of speech first
+    (as many as transcribing takes), then piece by piece inside the windows that mix; and what
+    was heard in the pieces heard on their own."""
+    windows = pack(seconds)
+    window_votes = _votes(
+        model, [np.concatenate([audio[slice(*spans[i])] for i in w]) for w in windows]
+    )
+    piece_votes = {
+        w[0]: votes for w, votes in zip(windows, window_votes, strict=True) if len(w) == 1
+    }
+    unsure = [i for i in mixed(windows, window_votes) if i not in piece_votes]
+    piece_votes |= dict(
+        zip(unsure, _votes(model, [audio[slice(*spans[i])] for i in unsure]), strict=True)
+    )
+    return assign(seconds, windows, window_votes, piece_votes), piece_votes
+
+
+def _words(segments: list[Segment]) -> list[tuple[float, float, float]]:
+    return [(w.start, w.end, w.probability) for s in segments for w in s.words]
+
+
+def _votes(model: WhisperModel, clips: list[np.ndarray]) -> list[Votes]:
+    """Whisper's probability of each language on each clip (up to 30 s), batched."""
+    from faster_whisper.audio import pad_or_trim
+
+    batch = _BATCH.get(model.model.device, 4)
+    out: list[Votes] = []
+    for i in range(0, len(clips), batch):
+        features = np.stack(
+            [pad_or_trim(model.feature_extractor(c)[..., :-1]) for c in clips[i : i + batch]]
+        )
+        for ranked in model.model.detect_language(model.encode(features)):
+            out.append({token[2:-2]: p for token, p in ranked})
+    return out
+
+
+def _decode_pieces(
+    audio: np.ndarray,
+    spans: list[tuple[int, int]],
+    pieces: list[Assigned],
+    model: WhisperModel,
+    only: list[int] | None = None,
+) -> list[Segment]:
+    """The segments of the pieces (those in `only`, else all), each language in one batched
+    pass over the audio with the other pieces silenced, so that times stay the video's."""
+    chosen = set(range(len(pieces)) if only is None else only)
+    codes = {pieces[i].code for i in chosen}
+    segments: list[Segment] = []
+    for code in sorted(codes):
+        keep = {i for i in chosen if pieces[i].code == code}
+        if len(keep) == len(pieces):  # all of it: as it is
+            segments += _decode(audio, model, code)
+            continue
+        silenced = audio.copy()
+        for i, (start, end) in enumerate(spans):
+            if i not in keep:
+                silenced[start:end] = 0.0
+        segments += _decode(silenced, model, code)
+    return segments
+
+
+def _without(segments: list[Segment], spans: list[tuple[float, float]]) -> list[Segment]:
+    """`segments` less their words inside `spans`: a segment is cut where words left it, and
+    dropped when none are left."""
+    out = []
+    for segment in segments:
+        runs: list[list[Word]] = [[]]
+        for w in segment.words:
+            if any(a <= (w.start + w.end) / 2 < b for a, b in spans):
+                runs.append([])
+            else:
+                runs[-1].append(w)
+        if len(runs) == 1:  # nothing removed
+            out.append(segment)
+            continue
+        out += [
+            segment.model_copy(
+                update={
+                    "words": run,
+                    "text": "".join(w.word for w in run).strip(),
+                    "start": run[0].start,
+                    "end": run[-1].end,
+                }
+            )
+            for run in runs
+            if run
+        ]
+    return out
+
+
+def _decode(audio: np.ndarray, model: WhisperModel, code: str) -> list[Segment]:
+    """The segments of the speech in `audio`, decoded as language `code`."""
     from faster_whisper import BatchedInferencePipeline
 
     # Batched: the speech is cut at VAD pauses into chunks of up to 30 s that are decoded
     # together, each on its own (no text carried over), which keeps one bad chunk from seeding
     # the next and is faster on CPU and GPU alike.
-    segments, info = BatchedInferencePipeline(model).transcribe(
+    found, _ = BatchedInferencePipeline(model).transcribe(
         audio,
-        language=language.code if language else None,
+        language=code,
         vad_filter=True,
         word_timestamps=True,
-        language_detection_segments=_MAX_WINDOWS,
         batch_size=_BATCH.get(model.model.device, 4),
     )
-    if language is None:
-        if info.duration_after_vad == 0:
-            return LanguageResult(code=None, probability=None, method="none"), Transcript(
-                language=None, segments=[]
-            )
-        language = LanguageResult(
-            code=info.language, probability=round(info.language_probability, 4), method="whisper"
-        )
     out = []
-    for s in segments:
+    for s in found:
         text = s.text.strip()
         if not text:
             continue
@@ -158,8 +339,12 @@ def transcribe(
             )
             for w in s.words or []
         ]
-        out.append(Segment(start=round(s.start, 3), end=round(s.end, 3), text=text, words=words))
-    return language, Transcript(language=language.code, segments=out)
+        out.append(
+            Segment(
+                start=round(s.start, 3), end=round(s.end, 3), text=text, words=words, language=code
+            )
+        )
+    return out
 
 
 def require_backend(backend: str) -> None:

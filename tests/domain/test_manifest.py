@@ -18,6 +18,7 @@ from helpers.repo import REPO
 
 from vidp.detect import AnimalSummary
 from vidp.ingest import StagedVideo, VideoRef
+from vidp.languages import LanguageStretch
 from vidp.manifest import (
     FinalFile,
     Manifest,
@@ -25,6 +26,7 @@ from vidp.manifest import (
     Results,
     build_manifest,
     manifest_schema,
+    validate_manifest,
 )
 from vidp.probe import MediaInfo
 from vidp.speech import LanguageResult
@@ -195,6 +197,14 @@ def _results(work: Path, speech: bool, parameters: dict[str, Any]) -> Results:
         transcript=file("transcript.json", 20) if speech else None,
         segments=2 if speech else 0,
         words=12 if speech else 0,
+        languages=[
+            LanguageStretch(start_s=1.0, end_s=4.25, code="en", probability=0.9871),
+            LanguageStretch(start_s=5.5, end_s=8.75, code="es", probability=0.8123),
+        ]
+        if speech
+        else [],
+        speech_s=6.5 if speech else None,
+        untranscribed=[] if speech else None,
         srt=file("subtitles.srt", 30) if speech else None,
         vtt=file("subtitles.vtt", 31) if speech else None,
         renditions=[rendition("360p", 1000, 640, 360), rendition("480p", 2000, 854, 480)],
@@ -237,6 +247,15 @@ class TestJson:
         document = json.loads(PUBLISHED[where].read_text(encoding="utf-8"))
         for schema in (contract, manifest_schema()):
             jsonschema.validate(document, schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_a_manifest_made_before_languages_per_stretch_still_reads() -> None:
+    older = json.loads(PUBLISHED["s3"].read_text(encoding="utf-8"))
+    del older["languages"], older["transcript"]["speech_s"], older["transcript"]["untranscribed"]
+    read = Manifest.model_validate(older)
+    assert read.languages == [] and read.transcript.untranscribed is None
+    assert json.loads(read.to_json()) == older
+    validate_manifest(older)
 
 
 def test_a_manifest_catalogued_before_encoders_were_recorded_still_reads() -> None:
