@@ -248,11 +248,11 @@ def _median(runs: list[dict[str, Any]]) -> dict[str, float]:
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """Medians of every name, and each vidp scenario's ratios to the peer."""
     medians = {name: _median(r) for name, r in runs.items()}
-    peer = medians["peer"]
+    peer = medians.get("peer")
     ratios = {
         name: {k: round(m[k] / peer[k], 3) for k in _FIGURES}
         for name, m in medians.items()
-        if name != "peer"
+        if name != "peer" and peer
     }
     return {"medians": medians, "ratios_to_peer": ratios}
 
@@ -296,6 +296,9 @@ def main() -> None:
         default=str(Path(sys.executable).with_name("vidp")),
         help="the `vidp` command to measure (another version's, for an A/B)",
     )
+    parser.add_argument(
+        "--no-peer", action="store_true", help="measure vidp alone (an A/B of two versions)"
+    )
     args = parser.parse_args()
 
     weights = os.environ.get("VIDP_DETECTOR_WEIGHTS", "yolo11n.pt")
@@ -327,7 +330,8 @@ def main() -> None:
         title = f"vidp process, {args.duration:g} s clip, cold ({args.label or 'run'})"
         for pair in range(args.pairs):
             print(f"round {pair + 1} of {args.pairs}", flush=True)
-            bench.peer()
+            if not args.no_peer:
+                bench.peer()
             for name in scenarios:
                 draw = (args.timeline, title) if args.timeline and pair == 0 else None
                 bench.scenario(name, draw)

@@ -3,11 +3,14 @@ what Whisper says on each, and the stretches of one language that are transcribe
 
 Plain functions over pauses and probabilities; `vidp.speech` runs the model. The thresholds
 were measured with whisper `base` on espeak-ng speech (docs/reference.md, "Languages"):
-- a 30 s window of one language is identified at p >= 0.9; a window that mixes languages
-  scores lower, so only such windows are looked at sentence by sentence;
+- a window of up to 30 s of one language scored p >= 0.94; one that mixes whole sentences of
+  two languages 0.48-0.62, so only windows below 0.9 are looked at piece by piece (one with a
+  short stretch of another language can still score 0.96: the second look below finds it);
+- every window is identified, whatever the first says: told English, Whisper translates a
+  stretch of Spanish into confident English words, which nothing else would find;
 - on a whole sentence (6 s or more) the top answer is right 96% of the time at p >= 0.5 and
   better than any neighbour's guess below it; on shorter speech wrong answers reach p = 0.8;
-- speech transcribed in the wrong language comes out as words Whisper is unsure of (mean
+- a short stretch transcribed in the wrong language comes out as words Whisper is unsure of (mean
   probability 0.3-0.5, against 0.9 and more in the right one) or as no words at all, which is
   how a short stretch inside a sure window is found: it is then identified on its own.
 """

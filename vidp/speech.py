@@ -73,7 +73,8 @@ class Segment(BaseModel):
     end: float
     text: str
     words: list[Word]
-    language: str | None = None  # its stretch's; absent from transcripts made before 0.2
+    # Its stretch's language; None in transcripts made before languages per stretch.
+    language: str | None = None
 
 
 class Transcript(BaseModel):

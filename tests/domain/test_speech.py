@@ -51,6 +51,17 @@ def test_music_intro_does_not_decide_the_language(
     assert text.untranscribed == []
 
 
+def test_speech_after_20_s_of_silence_is_one_stretch_at_its_time(tmp_path: Path, whisper) -> None:
+    speech_track(["es", "es-short"], tmp_path / "track.wav", 1.5)
+    silence = np.zeros(20 * SAMPLE_RATE, np.float32)
+    language, text = transcribe(
+        np.concatenate([silence, load_audio(tmp_path / "track.wav")]), whisper, None
+    )
+    assert language.code == "es" and [s.code for s in text.languages] == ["es"]
+    assert text.languages[0].start_s >= 20.5 and text.segments[0].start >= 20.5
+    assert text.untranscribed == []
+
+
 # A word of each sentence that Whisper base writes the same way every time.
 HEARD = {
     "en": "cat",
@@ -78,8 +89,22 @@ def said_in(text: Transcript, sentence: Spoken) -> set[str | None]:
         (["en", "es", "de", "it"], 2.5, None),
         (["en", "es-short", "en-park"], 1.5, None),
         (["en", "es", "en-park"], 1.0, "es"),
+        # About 30 s each, a window of its own: told English, Whisper would translate the rest.
+        (
+            ["en", "en-park", "en", "en-park", "en", "es", "es-short", "es", "es-short", "es"],
+            1.0,
+            None,
+        ),
     ],
-    ids=["two", "two the other way", "three", "four", "a 3 s stretch", "music under one"],
+    ids=[
+        "two",
+        "two the other way",
+        "three",
+        "four",
+        "a 3 s stretch",
+        "music under one",
+        "long stretches",
+    ],
 )
 def test_every_stretch_is_transcribed_in_its_language(
     keys: list[str], pause_s: float, music_under: str | None, tmp_path: Path, whisper
@@ -87,10 +112,17 @@ def test_every_stretch_is_transcribed_in_its_language(
     spoken = speech_track(keys, tmp_path / "track.wav", pause_s, music_under)
     language, text = transcribe(load_audio(tmp_path / "track.wav"), whisper, None)
 
-    assert [s.code for s in text.languages] == [s.language for s in spoken]
-    for stretch, sentence in zip(text.languages, spoken, strict=True):
-        assert stretch.start_s < sentence.start_s + 0.5 and stretch.end_s > sentence.end_s - 0.5
+    runs: list[list[Spoken]] = []  # neighbouring sentences in one language
+    for sentence in spoken:
+        if runs and runs[-1][-1].language == sentence.language:
+            runs[-1].append(sentence)
+        else:
+            runs.append([sentence])
+    assert [s.code for s in text.languages] == [run[0].language for run in runs]
+    for stretch, run in zip(text.languages, runs, strict=True):
+        assert stretch.start_s < run[0].start_s + 0.5 and stretch.end_s > run[-1].end_s - 0.5
         assert stretch.probability is not None and 0 < stretch.probability <= 1
+    for sentence in spoken:
         assert said_in(text, sentence) == {sentence.language}, sentence
         words = " ".join(
             s.text for s in text.segments if s.start < sentence.end_s and s.end > sentence.start_s
