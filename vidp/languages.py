@@ -98,13 +98,19 @@ def pack(spans: list[tuple[float, float]], max_s: float = MAX_WINDOW_S) -> list[
 
 
 def mixed(windows: list[list[int]], window_votes: list[Votes]) -> list[int]:
-    """The pieces of the windows not sure of one language: they are identified one by one."""
-    return [
-        i
-        for window, votes in zip(windows, window_votes, strict=True)
-        if max(votes.values()) < SURE_WINDOW
-        for i in window
-    ]
+    """The pieces to identify one by one: those of the windows not sure of one language, and
+    where two sure windows disagree, the pieces either side of the change (the first window
+    may end in the second's language, or the second begin in the first's)."""
+    best = [_best(votes) for votes in window_votes]
+    found: set[int] = set()
+    for k, window in enumerate(windows):
+        if best[k][1] < SURE_WINDOW:
+            found.update(window)
+        elif (
+            k + 1 < len(windows) and best[k + 1][1] >= SURE_WINDOW and best[k + 1][0] != best[k][0]
+        ):
+            found.update((window[-1], windows[k + 1][0]))
+    return sorted(found)
 
 
 def _best(votes: Votes) -> tuple[str, float]:
@@ -117,15 +123,15 @@ def assign(
     window_votes: list[Votes],
     piece_votes: dict[int, Votes],
 ) -> list[Assigned]:
-    """The language of each piece of speech: its window's where the window is sure; else its
-    own where it is long or sure enough; else its nearest trusted neighbour's; else its own.
-    `piece_votes` holds the pieces of the unsure windows."""
+    """The language of each piece of speech: a piece heard on its own (`piece_votes`: those
+    `mixed` names) has its own where it is long or sure enough, else its nearest trusted
+    neighbour's, else its own; any other has its sure window's."""
     trusted: dict[int, tuple[str, float]] = {}
     unsure: dict[int, Votes] = {}
     for window, votes in zip(windows, window_votes, strict=True):
         code, p = _best(votes)
         for i in window:
-            if p >= SURE_WINDOW:
+            if i not in piece_votes:  # (in a sure window: `mixed`)
                 trusted[i] = (code, p)
                 continue
             own, q = _best(piece_votes[i])

@@ -3,10 +3,12 @@ optional speechbrain language ID on several windows of real speech."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -32,6 +34,7 @@ from vidp.languages import (
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+    from faster_whisper.vad import VadOptions
 
 __all__ = [
     "LanguageResult",
@@ -48,8 +51,13 @@ __all__ = [
 _MAX_WINDOWS = 3  # of speech, for speechbrain to identify the language on
 # Pauses of half a second cut speech at every change of language measured (espeak-ng, pauses of
 # 1 s and more) and inside no sentence; 160 ms cut sentences, 1 s missed changes.
-_STRETCH_PAUSE_S = 0.5
+# faster-whisper's pipeline is given the same pauses, so that the windows identified are the
+# chunks it transcribes and their encodings serve it too.
+_PIECE_PAUSE_S = 0.5
 _SPEECHBRAIN_PAUSE_S = 2.0
+# Encodings kept from identification for transcription: 3 MB each with `base`, 8 with large-v3;
+# past this many windows (16 min of speech) the rest are encoded again.
+_KEEP_ENCODINGS = 32
 # 30 s chunks decoded together. On the CPU, 4 is as fast as faster-whisper's 8 and peaks
 # 240 MB lower (4 min of speech, 2 cores); a GPU gains from more.
 _BATCH = {"cpu": 4, "cuda": 8}
@@ -103,19 +111,24 @@ class Transcript(BaseModel):
 
     def save(self, path: Path) -> Path:
         with atomic_file(path) as draft:
-            draft.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+            draft.write_text(self.whisperdump_json(indent=2), encoding="utf-8")
         return path
 
 
 def speech_spans(audio: np.ndarray, pause_s: float = _SPEECHBRAIN_PAUSE_S) -> list[tuple[int, int]]:
     """Sample ranges that Silero VAD hears as speech, cut at pauses of `pause_s` and at most
     30 s long."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from faster_whisper.vad import get_speech_timestamps
 
-    options = VadOptions(
+    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, _vad_options(pause_s))]
+
+
+def _vad_options(pause_s: float) -> VadOptions:
+    from faster_whisper.vad import VadOptions
+
+    return VadOptions(
         min_silence_duration_ms=round(pause_s * 1000), max_speech_duration_s=MAX_WINDOW_S
     )
-    return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, options)]
 
 
 def language_windows(audio: np.ndarray, spans: list[tuple[int, int]]) -> list[np.ndarray]:
@@ -161,18 +174,19 @@ def transcribe(
     timestamps, each stretch in its own language. Without a `language`, Whisper identifies the
     language of every stretch (`vidp.languages`); a given one holds for the whole file. No
     speech at all gives method 'none' and no segments."""
-    spans = speech_spans(audio, _STRETCH_PAUSE_S)
+    spans = speech_spans(audio, _PIECE_PAUSE_S)
     if not spans:
         return LanguageResult(code=None, probability=None, method="none"), Transcript(
             language=None, segments=[]
         )
     seconds = [(s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in spans]
+    known = _KnownEncodings(model)
     if language is not None:
         pieces = [Assigned(s, e, str(language.code), language.probability) for s, e in seconds]
-        segments = _decode_pieces(audio, spans, pieces, model)
+        segments = _decode_pieces(audio, spans, pieces, known)
     else:
-        pieces, heard_alone = _identify(audio, spans, seconds, model)
-        segments = _decode_pieces(audio, spans, pieces, model)
+        pieces, heard_alone = _identify(audio, spans, seconds, known)
+        segments = _decode_pieces(audio, spans, pieces, known)
         pieces, segments = _second_look(audio, spans, pieces, heard_alone, segments, model)
         code, probability = dominant(pieces)
         language = LanguageResult(code=code, probability=probability, method="whisper")
@@ -185,6 +199,34 @@ def transcribe(
         speech_s=round(sum(p.seconds for p in pieces), 3),
         untranscribed=untranscribed(seconds, words_at),
     )
+
+
+class _KnownEncodings:
+    """The model, with the encoder's outputs for the windows identified kept until the
+    transcription encodes the same features: the encoder is most of Whisper's cost, and a
+    window's language comes from its encoding for one decoder step more. A stand-in for the
+    WhisperModel that faster-whisper's pipeline is given; features it has not seen are encoded."""
+
+    def __init__(self, model: WhisperModel) -> None:
+        self.whisper = model
+        self._kept: dict[bytes, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.whisper, name)
+
+    @staticmethod
+    def _key(features: np.ndarray) -> bytes:
+        return hashlib.blake2b(np.ascontiguousarray(features).tobytes(), digest_size=16).digest()
+
+    def encode_and_keep(self, features: np.ndarray) -> Any:
+        encoded = self.whisper.encode(features)
+        if len(self._kept) * len(features) < _KEEP_ENCODINGS:
+            self._kept[self._key(features)] = encoded
+        return encoded
+
+    def encode(self, features: np.ndarray) -> Any:
+        kept = self._kept.pop(self._key(features), None)
+        return kept if kept is not None else self.whisper.encode(features)
 
 
 def _second_look(
@@ -220,21 +262,25 @@ def _identify(
     audio: np.ndarray,
     spans: list[tuple[int, int]],
     seconds: list[tuple[float, float]],
-    model: WhisperModel,
+    known: _KnownEncodings,
 ) -> tuple[list[Assigned], dict[int, Votes]]:
     """Whisper's language for each piece of speech: on windows of up to 30 s of speech first
-    (as many as transcribing takes), then piece by piece inside the windows that mix; and what
-    was heard in the pieces heard on their own."""
+    (the chunks the pipeline transcribes, their encodings kept for it), then piece by piece
+    where `mixed` says; and what was heard in the pieces heard on their own."""
     windows = pack(seconds)
-    window_votes = _votes(
-        model, [np.concatenate([audio[slice(*spans[i])] for i in w]) for w in windows]
-    )
+    clips = [np.concatenate([audio[slice(*spans[i])] for i in w]) for w in windows]
+    window_votes = _votes(known.whisper, clips, known.encode_and_keep)
+    # A window of one piece is that piece heard on its own.
     piece_votes = {
         w[0]: votes for w, votes in zip(windows, window_votes, strict=True) if len(w) == 1
     }
-    unsure = [i for i in mixed(windows, window_votes) if i not in piece_votes]
+    unheard = [i for i in mixed(windows, window_votes) if i not in piece_votes]
     piece_votes |= dict(
-        zip(unsure, _votes(model, [audio[slice(*spans[i])] for i in unsure]), strict=True)
+        zip(
+            unheard,
+            _votes(known.whisper, [audio[slice(*spans[i])] for i in unheard]),
+            strict=True,
+        )
     )
     return assign(seconds, windows, window_votes, piece_votes), piece_votes
 
@@ -243,8 +289,13 @@ def _words(segments: list[Segment]) -> list[tuple[float, float, float]]:
     return [(w.start, w.end, w.probability) for s in segments for w in s.words]
 
 
-def _votes(model: WhisperModel, clips: list[np.ndarray]) -> list[Votes]:
-    """Whisper's probability of each language on each clip (up to 30 s), batched."""
+def _votes(
+    model: WhisperModel,
+    clips: list[np.ndarray],
+    encode: Callable[[np.ndarray], Any] | None = None,
+) -> list[Votes]:
+    """Whisper's probability of each language on each clip (up to 30 s), batched as the
+    pipeline batches its chunks (features made the same way), encoded by `encode`."""
     from faster_whisper.audio import pad_or_trim
 
     batch = _BATCH.get(model.model.device, 4)
@@ -253,7 +304,8 @@ def _votes(model: WhisperModel, clips: list[np.ndarray]) -> list[Votes]:
         features = np.stack(
             [pad_or_trim(model.feature_extractor(c)[..., :-1]) for c in clips[i : i + batch]]
         )
-        for ranked in model.model.detect_language(model.encode(features)):
+        encoded = (encode or model.encode)(features)
+        for ranked in model.model.detect_language(encoded):
             out.append({token[2:-2]: p for token, p in ranked})
     return out
 
@@ -262,7 +314,7 @@ def _decode_pieces(
     audio: np.ndarray,
     spans: list[tuple[int, int]],
     pieces: list[Assigned],
-    model: WhisperModel,
+    model: WhisperModel | _KnownEncodings,
     only: list[int] | None = None,
 ) -> list[Segment]:
     """The segments of the pieces (those in `only`, else all), each language in one batched
@@ -312,17 +364,18 @@ def _without(segments: list[Segment], spans: list[tuple[float, float]]) -> list[
     return out
 
 
-def _decode(audio: np.ndarray, model: WhisperModel, code: str) -> list[Segment]:
+def _decode(audio: np.ndarray, model: WhisperModel | _KnownEncodings, code: str) -> list[Segment]:
     """The segments of the speech in `audio`, decoded as language `code`."""
     from faster_whisper import BatchedInferencePipeline
 
     # Batched: the speech is cut at VAD pauses into chunks of up to 30 s that are decoded
     # together, each on its own (no text carried over), which keeps one bad chunk from seeding
     # the next and is faster on CPU and GPU alike.
-    found, _ = BatchedInferencePipeline(model).transcribe(
+    found, _ = BatchedInferencePipeline(model).transcribe(  # type: ignore[arg-type]
         audio,
         language=code,
         vad_filter=True,
+        vad_parameters=_vad_options(_PIECE_PAUSE_S),
         word_timestamps=True,
         batch_size=_BATCH.get(model.model.device, 4),
     )

@@ -35,6 +35,16 @@ def test_a_sure_window_gives_its_language_to_all_its_pieces() -> None:
     assert mixed([[0, 1]], [{"en": 0.97}]) == []
 
 
+def test_where_two_sure_windows_disagree_the_pieces_either_side_are_heard_on_their_own() -> None:
+    windows = [[0, 1, 2], [3, 4], [5, 6]]
+    votes = [{"en": 0.97}, {"es": 0.95}, {"es": 0.96}]
+    assert mixed(windows, votes) == [2, 3]
+    spans = [(0.0, 9.0), (10.0, 20.0), (21.0, 27.0), (28.0, 40.0), (41.0, 50.0), (51, 70), (71, 80)]
+    # The English window ended in Spanish: its last piece is Spanish, heard alone.
+    pieces = assign(spans, windows, votes, {2: {"es": 0.9}, 3: {"es": 0.93}})
+    assert [p.code for p in pieces] == ["en", "en", "es", "es", "es", "es", "es"]
+
+
 def test_in_a_window_that_mixes_each_piece_is_heard_on_its_own() -> None:
     spans = [(0.0, 7.0), (8.0, 15.0), (16.0, 18.0), (19.0, 21.0)]
     window = {"en": 0.5, "es": 0.45}
