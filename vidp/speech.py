@@ -111,7 +111,7 @@ class Transcript(BaseModel):
 
     def save(self, path: Path) -> Path:
         with atomic_file(path) as draft:
-            draft.write_text(self.whisperdump_json(indent=2), encoding="utf-8")
+            draft.write_text(self.model_dump_json(indent=2), encoding="utf-8")
         return path
 
 
@@ -180,11 +180,11 @@ def transcribe(
             language=None, segments=[]
         )
     seconds = [(s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in spans]
-    known = _KnownEncodings(model)
     if language is not None:
         pieces = [Assigned(s, e, str(language.code), language.probability) for s, e in seconds]
-        segments = _decode_pieces(audio, spans, pieces, known)
+        segments = _decode_pieces(audio, spans, pieces, model)
     else:
+        known = _KnownEncodings(model)
         pieces, heard_alone = _identify(audio, spans, seconds, known)
         segments = _decode_pieces(audio, spans, pieces, known)
         pieces, segments = _second_look(audio, spans, pieces, heard_alone, segments, model)
@@ -371,7 +371,7 @@ def _decode(audio: np.ndarray, model: WhisperModel | _KnownEncodings, code: str)
     # Batched: the speech is cut at VAD pauses into chunks of up to 30 s that are decoded
     # together, each on its own (no text carried over), which keeps one bad chunk from seeding
     # the next and is faster on CPU and GPU alike.
-    found, _ = BatchedInferencePipeline(model).transcribe(  # type: ignore[arg-type]
+    found, _ = BatchedInferencePipeline(model).transcribe(
         audio,
         language=code,
         vad_filter=True,

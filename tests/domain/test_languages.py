@@ -151,3 +151,24 @@ def test_the_report_shows_the_languages_on_a_timeline() -> None:
     assert rows[4] == f"| 0.0 | 10.0 | en | 0.94 | `{'█' * 20}{'·' * 20}` |"
     assert rows[5] == f"| 10.0 | 20.0 | es | — | `{'·' * 20}{'█' * 20}` |"
     assert language_timeline(stretches[:1], 20.0) == [], "one language: no timeline"
+
+
+def test_a_transcript_file_keeps_every_stretch_and_segment_language(tmp_path) -> None:
+    from vidp.speech import Segment, Word
+
+    text = Transcript(
+        language="es",
+        segments=[
+            Segment(
+                start=0.5,
+                end=1.5,
+                text="Hola",
+                words=[Word(start=0.5, end=1.5, word=" Hola", probability=0.9)],
+                language="es",
+            )
+        ],
+        languages=[LanguageStretch(start_s=0.4, end_s=1.6, code="es", probability=0.88)],
+        speech_s=1.2,
+        untranscribed=[Span(start_s=3.0, end_s=5.0)],
+    )
+    assert Transcript.load(text.save(tmp_path / "transcript.json")) == text
