@@ -107,14 +107,17 @@ class Bench:
         command += ["--preset", str(SETTINGS["preset"])]
         self._record("peer", command, self.env)
 
-    def _vidp(self, name: str, home: Path, work_dir: Path, cold: bool, **env: str) -> None:
-        env = {**self.env, "PREFECT_HOME": str(home), "VIDP_WORK_DIR": str(work_dir), **env}
-        command = [self.vidp, "process", str(self.clip)]
-        command += ["--output", str(self.work / "vidp-out"), "--json"]
+    def vidp_command(self, clips: list[Path], out: Path, cold: bool) -> list[str]:
+        """`vidp process` of `clips` with the bench's settings; `cold`: nothing reused."""
+        command = [self.vidp, "process", *map(str, clips), "--output", str(out), "--json"]
         command += ["--resolution", f"{SETTINGS['height']}p", "--subtitles", "burn"]
         command += ["--crf", str(SETTINGS["crf"]), "--preset", str(SETTINGS["preset"])]
         command += ["--sample-fps", "1", "--whisper-model", "base"]
-        self._record(name, command + (["--refresh-cache"] if cold else []), env)
+        return command + (["--refresh-cache"] if cold else [])
+
+    def _vidp(self, name: str, home: Path, work_dir: Path, cold: bool, **env: str) -> None:
+        env = {**self.env, "PREFECT_HOME": str(home), "VIDP_WORK_DIR": str(work_dir), **env}
+        self._record(name, self.vidp_command([self.clip], self.work / "vidp-out", cold), env)
 
     def _servers(self) -> dict[str, list[psutil.Process]]:
         """The processes of each server the bench started, by the scenario that uses it."""
@@ -241,6 +244,16 @@ class Bench:
             subprocess.run([prefect, "server", "stop"], env=self.local_env, capture_output=True)
 
 
+def whisper_base() -> str:
+    """The folder of whisper `base` the peers load (vidp's packaged copy), found in a process
+    of its own for the reason `_make_clip` gives."""
+    script = "from vidp.whisper_model import resolve_whisper_model as r; print(r('base'))"
+    found = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    )
+    return found.stdout.strip()
+
+
 def _median(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {k: round(statistics.median(r[k] for r in runs), 2) for k in _FIGURES}
 
@@ -302,16 +315,7 @@ def main() -> None:
     args = parser.parse_args()
 
     weights = os.environ.get("VIDP_DETECTOR_WEIGHTS", "yolo11n.pt")
-    whisper_dir = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from vidp.whisper_model import resolve_whisper_model as r; print(r('base'))",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    whisper_dir = whisper_base()
 
     clip = clip_path(args.duration)
     if not clip.exists():

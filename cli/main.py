@@ -19,6 +19,7 @@ from typing import (
     Callable,
     NoReturn,
     Optional,
+    TextIO,
     get_args,
     get_origin,
 )
@@ -142,6 +143,10 @@ def _deliver_logs_and_events() -> None:
     EventsWorker.drain_all(timeout=5)
 
 
+# Exit codes from best to worst: published, rejected (the input's fault), failed.
+_SEVERITY = (0, 2, 1)
+
+
 class _Failed(Exception):
     """The run did not complete: exit with `code` after printing `line` alone on stderr."""
 
@@ -150,20 +155,27 @@ class _Failed(Exception):
         self.code, self.line = code, line
 
 
-def _run(source: str, output: str | None, options: ProcessOptions) -> Manifest:
-    """Run the flow in this process; raise _Failed (code 2 when the input is rejected)."""
+def _run(
+    sources: list[str], output: str | None, options: ProcessOptions
+) -> Iterator[Manifest | _Failed]:
+    """Run the flow once per source in this process, one after another (each its own flow run,
+    the models loaded once); yield each manifest, or _Failed (code 2 when the input is rejected)
+    for a run that did not complete. _Failed is raised when Prefect cannot be reached."""
     limit_malloc_arenas()
     with _prefect_api():
         from vidp.flows.process_video import process_video
 
         _no_traceback_for_rejected_input()
-        state = process_video(source=source, output=output, options=options, return_state=True)
-        if state.is_completed():
-            return state.result()
-        error = state.result(raise_on_failure=False)
-    if isinstance(error, RejectedInput):
-        raise _Failed(2, f"vidp: rejected: {error}")
-    raise _Failed(1, f"vidp: failed: {error}")
+        for source in sources:
+            state = process_video(source=source, output=output, options=options, return_state=True)
+            if state.is_completed():
+                yield state.result()
+                continue
+            error = state.result(raise_on_failure=False)
+            if isinstance(error, RejectedInput):
+                yield _Failed(2, f"vidp: rejected: {error}")
+            else:
+                yield _Failed(1, f"vidp: failed: {error}")
 
 
 class _WithoutRejectedInputTraceback(logging.Filter):
@@ -183,8 +195,8 @@ def _no_traceback_for_rejected_input() -> None:
             handler.addFilter(_WithoutRejectedInputTraceback())
 
 
-def _print_line(line: str) -> None:
-    err.print(line, markup=False, highlight=False, soft_wrap=True)
+def _print_line(line: str, console: Console = err) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 def _exit_now(code: int) -> NoReturn:
@@ -198,9 +210,10 @@ def _exit_now(code: int) -> NoReturn:
 
 
 @contextmanager
-def _quiet_output() -> Iterator[None]:
+def _quiet_output() -> Iterator[tuple[TextIO, Console]]:
     """Drop everything written to fd 1 and 2 meanwhile, by Python or native code (TFLite, for
-    one) and by the processes started; the run's logs reach Prefect."""
+    one) and by the processes started; the run's logs reach Prefect. Yields the real stdout
+    and stderr, for the lines meant for the user."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
@@ -208,7 +221,11 @@ def _quiet_output() -> Iterator[None]:
         os.dup2(null.fileno(), 1)
         os.dup2(null.fileno(), 2)
     try:
-        yield
+        with (
+            os.fdopen(saved[0], "w", closefd=False) as out,
+            os.fdopen(saved[1], "w", closefd=False) as errors,
+        ):
+            yield out, Console(file=errors)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -252,8 +269,13 @@ def _summary(manifest: Manifest) -> None:
 @app.command()
 @_with_process_options
 def process(
-    source: Annotated[
-        str, typer.Argument(help="Video to process: a local path, file:// URI or s3://bucket/key.")
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Videos to process: local paths, file:// URIs or s3://bucket/keys. Several are "
+            "processed one after another in this process, each its own flow run.",
+            show_default=False,
+        ),
     ],
     output: Annotated[
         Optional[str],
@@ -262,14 +284,19 @@ def process(
         ),
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")
+        bool,
+        typer.Option("--json", help="Print each video's manifest on stdout, one JSON per line."),
     ] = False,
     refresh_cache: Annotated[
         bool, typer.Option(help="Recompute every step instead of reusing cached results.")
     ] = False,
     **given: Any,
 ) -> None:
-    """Process one video: animals, language, transcript, subtitles, renditions, final video."""
+    """Process videos: animals, language, transcript, subtitles, renditions, final video.
+
+    A video that is rejected or fails does not stop the others. Exit code: 0 when every video
+    was published, 2 when some were rejected (bad input) and none failed, 1 when any failed.
+    """
     try:
         options = ProcessOptions(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as e:
@@ -279,21 +306,32 @@ def process(
         raise typer.Exit(2) from None
     if refresh_cache:
         os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+    codes = [0]
     try:
-        if as_json:  # stdout carries the manifest alone, stderr a failure's one line alone
+        if as_json:  # stdout carries the manifests alone, stderr a failure's one line alone
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
             try:
-                with _quiet_output():
-                    manifest = _run(source, output, options)
+                with _quiet_output() as (stdout, stderr):
+                    for result in _run(sources, output, options):
+                        if isinstance(result, _Failed):
+                            codes.append(result.code)
+                            _print_line(result.line, stderr)
+                        else:
+                            stdout.write(result.to_json(indent=None) + "\n")
+                            stdout.flush()
             finally:
                 logging.disable(logging.CRITICAL)  # exit-time notices would add lines
-            sys.stdout.write(manifest.to_json() + "\n")
         else:
-            _summary(_run(source, output, options))
+            for result in _run(sources, output, options):
+                if isinstance(result, _Failed):
+                    codes.append(result.code)
+                    _print_line(result.line)
+                else:
+                    _summary(result)
     except _Failed as failed:
         _print_line(failed.line)
-        _exit_now(failed.code)
-    _exit_now(0)
+        codes.append(failed.code)
+    _exit_now(max(codes, key=_SEVERITY.index))
 
 
 @contextmanager
@@ -407,9 +445,12 @@ def demo(
     make_demo_video(sample)
     _print_line(f"sample video: {sample}")
     try:
-        manifest = _run(str(sample), output, ProcessOptions())
+        (manifest,) = _run([str(sample)], output, ProcessOptions())
     except _Failed as failed:
         _print_line(failed.line)
         raise typer.Exit(failed.code) from None
+    if isinstance(manifest, _Failed):
+        _print_line(manifest.line)
+        raise typer.Exit(manifest.code)
     _summary(manifest)
     _print_line(f"results are in {_folder(manifest.final_video.uri)}")

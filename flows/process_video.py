@@ -34,7 +34,10 @@ from vidp.tasks.remote import analyze_remotely, remote_speech
 from vidp.tasks.speech import Heard, submit_speech
 from vidp.tasks.video import encode_media, final_video, subtitle_files
 
-__all__ = ["process_video"]
+__all__ = ["LOAD_AT_ONCE_S", "process_video"]
+
+# Videos up to this long load the detector and the quality gate as their transcript starts.
+LOAD_AT_ONCE_S = 60.0
 
 
 def _run_name() -> str:
@@ -93,11 +96,14 @@ def process_video(
         # subtitles and burns the final video too.
         encoded_f = encode_media.submit(video, plan, subtitles if plan.one_pass else None)
         final = final_video.submit(video, plan, subtitles, heard, encoded_f)
-        # The detector and the quality gate load while the encode works, not while Whisper
-        # does (it needs the cores), and not on a re-run served from the cache.
-        subtitles.wait()
-        if remote is None and still_working(encoded_f):
-            preload(run.models.detector_weights)
+        # The detector and the quality gate load in the background, not on a re-run served
+        # from the cache: for a short video at once (loading takes longer than its transcript),
+        # for a longer one while the encode works, not while Whisper does (it needs the cores).
+        if remote is None:
+            if media.duration_s > LOAD_AT_ONCE_S:
+                subtitles.wait()
+            if still_working(encoded_f):
+                preload(run.models.detector_weights)
 
         encoded = encoded_f.result()
         if remote is not None:  # its detections name frames as they are named here

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.futures import PrefectFuture
 from pydantic import BaseModel
 
-from vidp.audio import extract_audio, load_audio
+from vidp.audio import SAMPLE_RATE, extract_audio, load_audio
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
 from vidp.probe import MediaInfo
@@ -22,7 +22,7 @@ from vidp.tasks.policies import (
     STEP_TIMEOUT,
     model_slot,
 )
-from vidp.whisper_model import load_whisper, unload_whisper
+from vidp.whisper_model import KEEP_LOADED_S, load_whisper, unload_whisper
 from vidp.workfiles import WorkFile, keep
 
 __all__ = [
@@ -68,7 +68,8 @@ def transcript(
     samples = load_audio(audio.local())
     with model_slot():
         heard, text = transcribe(samples, load_whisper(whisper_model), language)
-    unload_whisper()
+    if len(samples) > KEEP_LOADED_S * SAMPLE_RATE:
+        unload_whisper()
     return Heard(language=heard, transcript=keep_transcript(video, text, whisper_model))
 
 

@@ -83,12 +83,12 @@ class _Detector:
         self._idle: queue.SimpleQueue[YOLO] = queue.SimpleQueue()
         self._making = threading.Lock()
         first = self._new()
-        if self.device != "cpu":
-            # CUDA's context and kernels load on the first inference (about 6 s on an H200):
-            # pay it here, where `preload` runs it beside the encode, not on the first batch.
-            import numpy as np
+        # The first inference sets up the predictor and imports what it needs (torchvision;
+        # CUDA's context and kernels, about 6 s on an H200): pay it here, where `preload` runs
+        # it in the background, not on the first batch.
+        import numpy as np
 
-            first.predict(np.zeros((64, 64, 3), np.uint8), device=self.device, verbose=False)
+        first.predict(np.zeros((64, 64, 3), np.uint8), device=self.device, verbose=False)
         self._idle.put(first)
 
     def _new(self) -> YOLO:

