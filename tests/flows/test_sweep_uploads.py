@@ -143,9 +143,10 @@ def test_short_videos_run_in_batches_each_still_its_own_run(
                 for r in flow_runs("process-video/default")
                 if r.parameters.get("output") == "s3://results/batched"
             ]
-            if all(r.state and r.state.is_final() for r in runs) and len(runs) == 5:
-                break
-            assert time.monotonic() < deadline, [(r.name, r.state_name) for r in runs]
+            ran = [b for b in flow_runs("process-batch/default") if b.id != stopped.id]
+            if all(r.state and r.state.is_final() for r in runs + ran) and len(runs) == 5:
+                break  # the videos, and the batches that ran them
+            assert time.monotonic() < deadline, [(r.name, r.state_name) for r in runs + ran]
             time.sleep(2)
     states = {r.parameters["source"].rsplit("/", 1)[1]: r.state_name for r in runs}
     assert states == {
@@ -158,7 +159,6 @@ def test_short_videos_run_in_batches_each_still_its_own_run(
     queues = {r.parameters["source"].rsplit("/", 1)[1]: r.work_queue_name for r in runs}
     assert queues.pop("batch-long.mp4") != BATCH_QUEUE
     assert set(queues.values()) == {BATCH_QUEUE}
-    ran = [b for b in flow_runs("process-batch/default") if b.id != stopped.id]
     assert [b.state_name for b in ran] == ["Completed"] * 2
     assert sorted(i for b in ran for i in b.parameters["flow_run_ids"]) == sorted(
         str(r.id) for r in runs if r.work_queue_name == BATCH_QUEUE
