@@ -159,7 +159,10 @@ class Sweep:
         bench.pause_servers(but=("server",))
         prefect = [sys.executable, "-m", "prefect"]
         self._call([*prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"])
-        self._call([sys.executable, "-m", "vidp.cli", "deploy"])
+        deploy = [sys.executable, "-m", "vidp.cli", "deploy"]
+        for name in ("process-video", "process-batch", "sweep-uploads"):
+            deploy += ["--name", f"{name}/default"]
+        self._call(deploy)
         log = (bench.logs / "worker.log").open("w")
         self.worker = subprocess.Popen(
             [*prefect, "worker", "start", "--pool", POOL],
