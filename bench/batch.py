@@ -159,10 +159,7 @@ class Sweep:
         bench.pause_servers(but=("server",))
         prefect = [sys.executable, "-m", "prefect"]
         self._call([*prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"])
-        deploy = [sys.executable, "-m", "vidp.cli", "deploy"]
-        for name in ("process-video", "process-batch", "sweep-uploads"):
-            deploy += ["--name", f"{name}/default"]
-        self._call(deploy)
+        self._call([sys.executable, "-m", "vidp.cli", "deploy"])
         log = (bench.logs / "worker.log").open("w")
         self.worker = subprocess.Popen(
             [*prefect, "worker", "start", "--pool", POOL],

@@ -10,9 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from contextvars import copy_context
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
@@ -145,11 +143,6 @@ def _deliver_logs_and_events() -> None:
     EventsWorker.drain_all(timeout=5)
 
 
-# Several videos run two at a time: while one is in a step that leaves cores idle (Prefect's
-# API calls, a transcript's serial parts, the detector on a few frames, the gate), the other
-# works. Measured on 2 cores, 20 clips of 3-15 s: see bench/RESULTS.md.
-_AT_ONCE = 2
-
 # Exit codes from best to worst: published, rejected (the input's fault), failed.
 _SEVERITY = (0, 2, 1)
 
@@ -165,30 +158,24 @@ class _Failed(Exception):
 def _run(
     sources: list[str], output: str | None, options: ProcessOptions
 ) -> Iterator[Manifest | _Failed]:
-    """Run the flow once per source in this process (each its own flow run, the models loaded
-    once), `_AT_ONCE` at a time; yield each manifest in the order given, or _Failed (code 2
-    when the input is rejected) for a run that did not complete. _Failed is raised when Prefect
-    cannot be reached."""
+    """Run the flow once per source in this process, one after another (each its own flow run,
+    the models loaded once); yield each manifest, or _Failed (code 2 when the input is rejected)
+    for a run that did not complete. _Failed is raised when Prefect cannot be reached."""
     limit_malloc_arenas()
     with _prefect_api():
         from vidp.flows.process_video import process_video
 
         _no_traceback_for_rejected_input()
-
-        def one(source: str) -> Manifest | _Failed:
+        for source in sources:
             state = process_video(source=source, output=output, options=options, return_state=True)
             if state.is_completed():
-                return state.result()
+                yield state.result()
+                continue
             error = state.result(raise_on_failure=False)
             if isinstance(error, RejectedInput):
-                return _Failed(2, f"vidp: rejected: {error}")
-            return _Failed(1, f"vidp: failed: {error}")
-
-        with ThreadPoolExecutor(_AT_ONCE, thread_name_prefix="vidp-video") as videos:
-            # Each in a copy of this context: Prefect's settings (the API to use) live there.
-            runs = [videos.submit(copy_context().run, one, source) for source in sources]
-            for run in runs:
-                yield run.result()
+                yield _Failed(2, f"vidp: rejected: {error}")
+            else:
+                yield _Failed(1, f"vidp: failed: {error}")
 
 
 class _WithoutRejectedInputTraceback(logging.Filter):
@@ -286,7 +273,7 @@ def process(
         list[str],
         typer.Argument(
             help="Videos to process: local paths, file:// URIs or s3://bucket/keys. Several are "
-            "processed in this process, two at a time, each its own flow run.",
+            "processed one after another in this process, each its own flow run.",
             show_default=False,
         ),
     ],
