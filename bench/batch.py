@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -221,10 +222,13 @@ class Sweep:
         print(f"  {name:<16} {result}", flush=True)
 
     def stop(self) -> None:
-        self.worker.terminate()
-        self.worker.wait(timeout=60)
-        self.moto.terminate()
-        self.moto.wait(timeout=20)
+        for process in (self.worker, self.moto):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def main() -> None:
@@ -239,6 +243,9 @@ def main() -> None:
     parser.add_argument("--vidp", default=str(Path(sys.executable).with_name("vidp")))
     args = parser.parse_args()
     only = set(args.only.split(","))
+    # Started in the background by a shell, this process ignores SIGINT, and so would the worker
+    # it starts, which then does not stop on SIGTERM either (docs/operations.md#stopping-workers).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     weights = os.environ.get("VIDP_DETECTOR_WEIGHTS", "yolo11n.pt")
     whisper_dir = whisper_base()
