@@ -36,7 +36,9 @@ from vidp.tasks.video import encode_media, final_video, subtitle_files
 
 __all__ = ["LOAD_AT_ONCE_S", "process_video"]
 
-# Videos up to this long load the detector and the quality gate as their transcript starts.
+# Videos up to this long load the detector as their transcript starts, and check their outputs in
+# a process of their own (its imports then off the run's critical path); a longer one loads both
+# while its encode works, in the run's process (a second process added 330 MB at 4 min).
 LOAD_AT_ONCE_S = 60.0
 
 
@@ -100,10 +102,11 @@ def process_video(
         # from the cache: for a short video at once (loading takes longer than its transcript),
         # for a longer one while the encode works, not while Whisper does (it needs the cores).
         if remote is None:
-            if media.duration_s > LOAD_AT_ONCE_S:
+            short = media.duration_s <= LOAD_AT_ONCE_S
+            if not short:
                 subtitles.wait()
             if still_working(encoded_f):
-                preload(run.models.detector_weights)
+                preload(run.models.detector_weights, gate_process=short)
 
         encoded = encoded_f.result()
         if remote is not None:  # its detections name frames as they are named here
