@@ -59,14 +59,14 @@ def process_batch(flow_run_ids: list[UUID]) -> dict[str, str]:
     with get_client(sync_client=True) as client:
         for run_id in flow_run_ids:
             run = _claim(client, run_id)
-            if run is None:
+            if run is None:  # claimed by another batch or a worker, or cancelled
                 state = client.read_flow_run(run_id).state
                 ended[str(run_id)] = f"left: {state.name if state else 'no state'}"
-                rows.append({"flow run": str(run_id), "video": "", "state": ended[str(run_id)]})
-                continue
-            final = cast(State, run_flow(process_video, flow_run=run, return_type="state"))
-            ended[str(run_id)] = final.name or final.type.value
-            rows.append({"flow run": str(run_id), "video": run.name, "state": ended[str(run_id)]})
+            else:
+                final = cast(State, run_flow(process_video, flow_run=run, return_type="state"))
+                ended[str(run_id)] = final.name or final.type.value
+            video = run.name if run else ""
+            rows.append({"flow run": str(run_id), "video": video, "state": ended[str(run_id)]})
     logger.info("batch of %d: %s", len(flow_run_ids), ended)
     create_table_artifact(rows, key="process-batch", description="the videos of this batch")
     return ended
