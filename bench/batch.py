@@ -10,9 +10,9 @@ English speech), 3 to 15 s long, each of its own length so that no two are the s
 of them without audio; and `broken.mp4`, text under a video's name, which vidp rejects. The peers
 stop at a file they cannot read, so they get the 19 good ones.
 
-The sweep: moto's S3 server, a `prefect server start` (PREFECT_API_URL set), `vidp deploy` of
-prefect.yaml on a process pool, and one `prefect worker start` with Prefect's default polling,
-all running before the drop. The clock starts as the upload begins; then `prefect deployment run
+The sweep: moto's S3 server, a `prefect server start` on PostgreSQL (PREFECT_API_URL set), `vidp
+deploy` of prefect.yaml on a process pool, and one `prefect worker start` with Prefect's default
+polling, all running before the drop. The clock starts as the upload begins; then `prefect deployment run
 sweep-uploads/default`, as a user or the schedule would start it; it stops when the last of the
 19 manifests is in the results bucket.
 """
@@ -160,7 +160,8 @@ class Sweep:
         bench.pause_servers(but=("server",))
         prefect = [sys.executable, "-m", "prefect"]
         self._call([*prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"])
-        self._call([sys.executable, "-m", "vidp.cli", "deploy"])
+        names = ("process-video/default", "process-batch/default", "sweep-uploads/default")
+        self._call([sys.executable, "-m", "vidp.cli", "deploy", *(f"--name={n}" for n in names)])
         log = (bench.logs / "worker.log").open("w")
         self.worker = subprocess.Popen(
             [*prefect, "worker", "start", "--pool", POOL],
@@ -216,7 +217,9 @@ class Sweep:
             if time.perf_counter() - start > 3600:
                 raise RuntimeError(f"{name}: {found} of {expected} manifests after an hour")
         wall = time.perf_counter() - start
-        cpu = sum(tree.cpu_times()[:4]) - cpu_before  # the worker and the runs it waited for
+        # The worker's runs count once they have exited and it has waited for them.
+        psutil.wait_procs(tree.children(recursive=True), timeout=120)
+        cpu = sum(tree.cpu_times()[:4]) - cpu_before
         result = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "manifests": found}
         self.bench.runs.setdefault(name, []).append(result)
         print(f"  {name:<16} {result}", flush=True)

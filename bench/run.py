@@ -10,7 +10,7 @@ Scenarios (cold runs use --refresh-cache and a fresh work folder, so nothing is 
 `first` is followed by a re-run of the same video and options, `rerun-<scenario>`):
   cli     no Prefect server running; a PREFECT_HOME used before (Prefect's ephemeral API)
   local   `prefect server start --background` running, PREFECT_API_URL unset: the CLI finds it
-  server  a `prefect server start` running, PREFECT_API_URL set (how workers run)
+  server  a `prefect server start` (on PostgreSQL) running, PREFECT_API_URL set (how workers run)
   first   a new user's first command: an empty PREFECT_HOME, no server
 
 python bench/run.py --duration 60 --pairs 3
@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,7 @@ class Bench:
         self.api_url = ""
         self.spans: list[dict[str, Any]] = []
         self.local_port, self.local_env = "", {}
+        self._postgres = ExitStack()
 
     def _record(self, name: str, command: list[str], env: dict[str, str]) -> dict[str, Any]:
         n = len(self.runs.setdefault(name, []))
@@ -181,8 +183,21 @@ class Bench:
             raise RuntimeError(f"the warm-up run failed: {done.stderr[-3000:]}")
 
     def start_server(self) -> None:
+        """`prefect server start` on a PostgreSQL database of its own, as a server that outlives
+        one run should be (on SQLite, concurrent runs get `database is locked`)."""
+        sys.path.insert(0, str(REPO / "tests"))
+        from helpers.postgres import create_database, postgres_server
+
+        postgres = self._postgres.enter_context(postgres_server())
+        database = create_database(postgres.url, "bench")
         port = _free_port()
-        env = {**self.env, "PREFECT_HOME": str(self.work / "home-server")}
+        env = {
+            **self.env,
+            "PREFECT_HOME": str(self.work / "home-server"),
+            "PREFECT_API_DATABASE_CONNECTION_URL": database.replace(
+                "postgresql:", "postgresql+asyncpg:"
+            ),
+        }
         log = (self.logs / "server.log").open("w")
         prefect = str(Path(sys.executable).with_name("prefect"))
         self.server = subprocess.Popen(
@@ -239,6 +254,7 @@ class Bench:
         if self.server is not None:
             self.server.terminate()
             self.server.wait(timeout=30)
+        self._postgres.close()
         if self.local_env:
             prefect = str(Path(sys.executable).with_name("prefect"))
             subprocess.run([prefect, "server", "stop"], env=self.local_env, capture_output=True)

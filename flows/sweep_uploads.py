@@ -14,8 +14,10 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    WorkerFilter,
+    WorkerFilterStatus,
 )
-from prefect.client.schemas.objects import TERMINAL_STATES, FlowRun
+from prefect.client.schemas.objects import TERMINAL_STATES, FlowRun, WorkerStatus
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
@@ -37,18 +39,19 @@ def list_upload_objects(uploads: str) -> list[StoredObject]:
     return list_uploads(uploads)
 
 
-def _batching(client: SyncPrefectClient, deployment: str, batch_deployment: str) -> bool:
-    """Whether short videos can go in batches: `batch_deployment` exists on `deployment`'s
-    pool, and so does the paused queue its members wait on (made here the first time)."""
+def _batching(client: SyncPrefectClient, deployment: str, batch_deployment: str) -> str | None:
+    """The work pool where short videos can go in batches: `deployment`'s, if `batch_deployment`
+    is on it too; the paused queue their runs wait on is made there the first time. None when
+    they cannot."""
     logger = get_run_logger()
     if not batch_deployment:
-        return False
+        return None
     try:
         batch_pool = client.read_deployment_by_name(batch_deployment).work_pool_name
         pool = client.read_deployment_by_name(deployment).work_pool_name
     except ObjectNotFound:
         logger.info("no deployment %s: every video gets a run of its own", batch_deployment)
-        return False
+        return None
     if batch_pool != pool:  # its workers could not be those of the runs it would hold
         logger.warning(
             "%s is on pool %s, %s on %s: every video gets a run of its own",
@@ -57,7 +60,7 @@ def _batching(client: SyncPrefectClient, deployment: str, batch_deployment: str)
             deployment,
             pool,
         )
-        return False
+        return None
     try:
         client.read_work_queue_by_name(BATCH_QUEUE, work_pool_name=pool)
     except ObjectNotFound:
@@ -68,7 +71,12 @@ def _batching(client: SyncPrefectClient, deployment: str, batch_deployment: str)
             is_paused=True,
             work_pool_name=pool,
         )
-    return True
+    return pool
+
+
+def _online_workers(client: SyncPrefectClient, pool: str) -> int:
+    online = WorkerFilter(status=WorkerFilterStatus(any_=[WorkerStatus.ONLINE.value]))
+    return len(client.read_workers_for_work_pool(pool, worker_filter=online))
 
 
 def _waiting_in_batches(client: SyncPrefectClient, batch_deployment: str) -> set[str]:
@@ -92,7 +100,7 @@ def sweep_uploads(
     options: ProcessOptions | None = None,
     batch_deployment: str = "process-batch/default",
     batch_max_bytes: int = Field(64 * 2**20, ge=0),
-    batch_size: int = Field(8, ge=1, le=100),
+    batch_size: int = Field(20, ge=1, le=100),
 ) -> dict[str, Any]:
     """Start `deployment` once per video object not yet processed; return what was done.
 
@@ -102,11 +110,12 @@ def sweep_uploads(
         max_runs: At most this many new runs per sweep; the rest wait for the next one.
         deployment: The deployment to start for each video.
         options: Processing options for the runs; empty means that deployment's defaults.
-        batch_deployment: Runs the short videos' runs, `batch_size` in one process; empty (or
-            no such deployment) gives every video a process of its own.
+        batch_deployment: Runs the short videos' runs in one process per batch: one batch for
+            each worker online in the pool, while there are videos enough; empty (or no such
+            deployment) gives every video a process of its own.
         batch_max_bytes: Videos of at most this size are short (64 MiB: about 25 s of 1080p
             phone video); 0 batches none.
-        batch_size: At most this many videos in one batch.
+        batch_size: At most this many videos in one batch (more batches beyond that).
     """
     logger = get_run_logger()
     videos, ignored = plan_sweep(list_upload_objects(uploads), output)
@@ -115,8 +124,10 @@ def sweep_uploads(
         {"object": uri, "action": "ignored", "detail": why} for uri, why in ignored.items()
     ]
     with get_client(sync_client=True) as client:
-        batching = batch_max_bytes > 0 and _batching(client, deployment, batch_deployment)
+        pool = _batching(client, deployment, batch_deployment) if batch_max_bytes > 0 else None
+        batching = pool is not None
         waiting = _waiting_in_batches(client, batch_deployment) if batching else set()
+        workers = _online_workers(client, pool) if pool is not None else 0
     to_batch: dict[str, dict[str, str]] = {}  # run id -> its row, told its batch once it has one
     dispatched = 0
     for video in videos:
@@ -164,7 +175,7 @@ def sweep_uploads(
             to_batch[str(run.id)] = row
     # No idempotency key: two sweeps at once may each start a batch of the same runs, and each
     # run is claimed by one of them (process-batch).
-    for members in in_batches(list(to_batch), batch_size):
+    for members in in_batches(list(to_batch), batch_size, workers):
         batch: FlowRun = run_deployment(  # type: ignore[assignment]
             batch_deployment,
             parameters={"flow_run_ids": members},
@@ -177,6 +188,12 @@ def sweep_uploads(
         a: sum(r["action"] == a for r in rows)
         for a in ("dispatched", "skipped", "deferred", "ignored")
     }
-    logger.info("sweep of %s: %s (%d in batches)", uploads, summary, len(to_batch))
+    logger.info(
+        "sweep of %s: %s (%d in batches; %d workers online)",
+        uploads,
+        summary,
+        len(to_batch),
+        workers,
+    )
     create_table_artifact(rows, key="sweep-uploads", description=f"sweep of {uploads}: {summary}")
     return {"summary": summary, "objects": rows}

@@ -82,6 +82,16 @@ def plan_sweep(
     return videos, ignored
 
 
-def in_batches(items: list[str], size: int) -> list[list[str]]:
-    """`items` in order, `size` at a time (the last batch may be smaller)."""
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def in_batches(items: list[str], size: int, workers: int = 1) -> list[list[str]]:
+    """`items` in order, in as few batches of at most `size` as there are, but one for each of
+    `workers` while there are items enough; batch sizes differ by one at most.
+
+    One batch per worker: a worker runs every batch it takes at once, and two batches side by
+    side on one machine run two Whispers and two encodes on the same cores (slower than one
+    after the other, measured)."""
+    if not items:
+        return []
+    count = max(-(-len(items) // size), min(len(items), workers))
+    share, extra = divmod(len(items), count)
+    bounds = [i * share + min(i, extra) for i in range(count + 1)]
+    return [items[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]

@@ -41,3 +41,14 @@ def test_short_videos_go_in_batches_of_the_size_given_in_order() -> None:
     assert in_batches(runs, 2) == [["run-0", "run-1"], ["run-2", "run-3"], ["run-4"]]
     assert in_batches(runs, 8) == [runs]
     assert in_batches([], 8) == []
+
+
+def test_short_videos_spread_over_the_workers_online_one_batch_each() -> None:
+    runs = [f"run-{i}" for i in range(7)]
+    assert in_batches(runs, 20, workers=1) == [runs]
+    assert in_batches(runs, 20, workers=2) == [runs[:4], runs[4:]]
+    assert in_batches(runs, 20, workers=3) == [runs[:3], runs[3:5], runs[5:]]
+    assert in_batches(runs[:2], 20, workers=4) == [["run-0"], ["run-1"]]
+    # More than the workers can take at `size` each: more batches, the sizes still even.
+    assert in_batches(runs, 3, workers=2) == [runs[:3], runs[3:5], runs[5:]]
+    assert in_batches(runs, 20, workers=0) == [runs]
