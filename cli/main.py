@@ -102,10 +102,10 @@ def _local_server() -> str | None:
 
 
 @contextmanager
-def _prefect_api() -> Iterator[None]:
+def _prefect_api(meanwhile: Callable[[], None]) -> Iterator[None]:
     """Reach Prefect as the user set it up (PREFECT_API_URL); else through a server already
     running here, so that repeated runs pay no start-up; else through a temporary server of
-    Prefect's, started at once so that it comes up while the pipeline's modules load."""
+    Prefect's, started at once so that it comes up while `meanwhile` runs."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if PREFECT_API_URL.value():
@@ -118,8 +118,7 @@ def _prefect_api() -> Iterator[None]:
 
         server = TemporaryAPI()
         try:
-            import vidp.flows.process_video  # noqa: F401  (loads meanwhile)
-
+            meanwhile()
             if not server.wait():
                 raise _Failed(
                     1,
@@ -162,7 +161,7 @@ def _run(
     the models loaded once); yield each manifest, or _Failed (code 2 when the input is rejected)
     for a run that did not complete. _Failed is raised when Prefect cannot be reached."""
     limit_malloc_arenas()
-    with _prefect_api():
+    with _prefect_api(lambda: _prepare(sources[0], options)):
         from vidp.flows.process_video import process_video
 
         _no_traceback_for_rejected_input()
@@ -176,6 +175,15 @@ def _run(
                 yield _Failed(2, f"vidp: rejected: {error}")
             else:
                 yield _Failed(1, f"vidp: failed: {error}")
+
+
+def _prepare(first: str, options: ProcessOptions) -> None:
+    """Load the flow's modules, and start loading what the first video needs, while Prefect's
+    temporary API starts (with a server already up, nothing waits: the flow loads them itself
+    once its steps are seen to work)."""
+    from vidp.flows.process_video import preload_for
+
+    preload_for(first, options)
 
 
 class _WithoutRejectedInputTraceback(logging.Filter):

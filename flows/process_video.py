@@ -13,16 +13,20 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_TASKS_REFRESH_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from vidp.analysis import AnalysisModels
 from vidp.detect import Detection
-from vidp.ingest import StagedVideo, source_filename
+from vidp.ingest import StagedVideo, source_filename, worked_on_here
 from vidp.manifest import Manifest
 from vidp.options import ProcessOptions
 from vidp.preload import preload
+from vidp.probe import duration_of
 from vidp.report import detections_table, markdown_report
 from vidp.run_config import configure_run
 from vidp.settings import get_settings
+from vidp.storage import LocalStore, UnsupportedStorage
 from vidp.tasks.animals import detect_frames, summarize
 from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_running
 from vidp.tasks.checks import quality_gate
@@ -34,12 +38,36 @@ from vidp.tasks.remote import analyze_remotely, remote_speech
 from vidp.tasks.speech import Heard, submit_speech
 from vidp.tasks.video import encode_media, final_video, subtitle_files
 
-__all__ = ["LOAD_AT_ONCE_S", "process_video"]
+__all__ = ["LOAD_AT_ONCE_S", "preload_for", "process_video"]
 
 # Videos up to this long load the detector as their transcript starts, and check their outputs in
 # a process of their own (its imports then off the run's critical path); a longer one loads both
 # while its encode works, in the run's process (a second process added 330 MB at 4 min).
 LOAD_AT_ONCE_S = 60.0
+
+
+def preload_for(source: str, options: ProcessOptions) -> None:
+    """Start loading Whisper, the detector and the quality gate (in a process of its own) for
+    a run of `source`, before the run starts: `vidp process` does it while Prefect's temporary
+    API comes up. Only where every step will work for real (none is served from the cache: this machine
+    never worked on the video, whose work folder the steps' cache keys name, or the cache is
+    refreshed: PREFECT_TASKS_REFRESH_CACHE) and the video is a local one of at most
+    LOAD_AT_ONCE_S analysed here."""
+    settings = get_settings()
+    if settings.gpu_deployment or ("://" in source and not source.startswith("file://")):
+        return
+    try:
+        path = LocalStore.path(source)
+        duration_s = duration_of(path)
+        if duration_s is None or duration_s > LOAD_AT_ONCE_S:
+            return
+        refresh = PREFECT_TASKS_REFRESH_CACHE.value()
+        if not refresh and (settings.work_store or worked_on_here(path)):
+            return
+    except (UnsupportedStorage, OSError):  # the run says why
+        return
+    models = AnalysisModels.resolve(options, settings)
+    preload(models.detector_weights, gate_process=True, whisper_model=models.whisper_model)
 
 
 def _run_name() -> str:

@@ -17,7 +17,7 @@ from vidp.errors import EmptyFile, RejectedInput, SourceNotFound, UnsupportedSou
 from vidp.settings import get_settings
 from vidp.storage import Store, UnsupportedStorage
 
-__all__ = ["VideoRef", "StagedVideo", "ingest", "source_filename"]
+__all__ = ["VideoRef", "StagedVideo", "ingest", "source_filename", "worked_on_here"]
 
 
 class VideoRef(BaseModel):
@@ -90,6 +90,14 @@ class _HashingSink(io.RawIOBase):
         self.digest.update(data)
         self.size += len(data)
         return self.out.write(data)
+
+
+def worked_on_here(path: Path) -> bool:
+    """Whether this machine has worked on the video at `path` before: its work folder (named
+    by its bytes' hash, as `ingest` names it) exists."""
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return VideoRef(sha256=digest).work_dir.exists()
 
 
 def source_filename(uri: str) -> str:

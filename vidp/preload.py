@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 __all__ = ["preload"]
 
@@ -14,22 +15,34 @@ _started: set[tuple[str, bool]] = set()
 _lock = threading.Lock()
 
 
-def _load(detector_weights: str, prepare_gate: bool) -> None:
-    from vidp.detect import load_detector
-    from vidp.quality import prepare
-
+def _quietly(load: Callable[[], object]) -> None:
     try:
-        load_detector(detector_weights)
-        if prepare_gate:
-            prepare()
+        load()
     except Exception:  # the step that needs it loads it again and reports the error there
         logger.debug("preloading failed", exc_info=True)
 
 
-def preload(detector_weights: str, quality_gate: bool = True, gate_process: bool = False) -> None:
-    """Start loading the detector in a daemon thread, once per process and weights, and the
-    quality gate's context after it, or in a process of its own (`gate_process`:
-    `vidp.quality.start_checker`)."""
+def _load(detector_weights: str, prepare_gate: bool, whisper_model: str | None) -> None:
+    from vidp.detect import load_detector
+    from vidp.quality import prepare
+    from vidp.whisper_model import load_whisper
+
+    if whisper_model:
+        _quietly(lambda: load_whisper(whisper_model))
+    _quietly(lambda: load_detector(detector_weights))
+    if prepare_gate:
+        _quietly(prepare)
+
+
+def preload(
+    detector_weights: str,
+    quality_gate: bool = True,
+    gate_process: bool = False,
+    whisper_model: str | None = None,
+) -> None:
+    """Start loading the detector in a daemon thread, once per process and weights (Whisper's
+    `whisper_model` first, if given), and the quality gate's context after it, or in a process
+    of its own (`gate_process`: `vidp.quality.start_checker`)."""
     if quality_gate and gate_process:
         from vidp.quality import start_checker
 
@@ -39,4 +52,6 @@ def preload(detector_weights: str, quality_gate: bool = True, gate_process: bool
         if key in _started:
             return
         _started.add(key)
-    threading.Thread(target=_load, args=key, name="vidp-preload", daemon=True).start()
+    threading.Thread(
+        target=_load, args=(*key, whisper_model), name="vidp-preload", daemon=True
+    ).start()

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from vidp.errors import CorruptMedia, EmptyFile, NotMedia, NoVideoStream, TooLong
 
-__all__ = ["MediaInfo", "probe"]
+__all__ = ["MediaInfo", "duration_of", "probe"]
 
 # Leading bytes of containers we accept: a file that starts like one of these but does not
 # open is damaged, anything else is not media at all.
@@ -96,6 +96,16 @@ def probe(path: Path, max_duration_s: float, name: str | None = None) -> MediaIn
             audio_codec=audio.codec_context.name if audio else None,
             format_name=container.format.name,
         )
+
+
+def duration_of(path: Path) -> float | None:
+    """The video's duration in seconds from its header alone; None when it has none or the
+    file is no video (`probe` says why)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return _duration(container, container.streams.video[0]) or None
+    except (av.FFmpegError, OSError, IndexError):
+        return None
 
 
 def _duration(container: av.container.InputContainer, video: av.VideoStream) -> float:

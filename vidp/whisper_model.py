@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,9 +83,18 @@ def whisper_precision(device: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
-@lru_cache(maxsize=2)
+_loading = threading.Lock()
+
+
 def load_whisper(name: str) -> WhisperModel:
-    """Load a faster-whisper model once per process: float16 on CUDA, int8 on the CPU."""
+    """Load a faster-whisper model once per process: float16 on CUDA, int8 on the CPU. A caller
+    that comes while another loads it (the preload, a transcript) waits for that load."""
+    with _loading:
+        return _load(name)
+
+
+@lru_cache(maxsize=2)
+def _load(name: str) -> WhisperModel:
     from faster_whisper import WhisperModel
 
     device = resolve_device(get_settings().device)
@@ -98,6 +108,7 @@ def load_whisper(name: str) -> WhisperModel:
 def unload_whisper() -> None:
     """Free the loaded models and give the memory back to the system: after a long transcript,
     the encode that follows needs the room more (a later load takes a fraction of a second)."""
-    load_whisper.cache_clear()
+    with _loading:
+        _load.cache_clear()
     gc.collect()
     release_freed_memory()

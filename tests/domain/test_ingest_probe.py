@@ -11,8 +11,8 @@ import pytest
 
 from vidp.errors import CorruptMedia, EmptyFile, NotMedia, NoVideoStream, SourceNotFound, TooLong
 from vidp.ffmpeg import run_ffmpeg
-from vidp.ingest import ingest
-from vidp.probe import probe
+from vidp.ingest import ingest, worked_on_here
+from vidp.probe import duration_of, probe
 from vidp.sample import make_clip
 
 
@@ -76,6 +76,13 @@ class TestIngest:
         again = ingest(str(clips["good"])).ref
         assert again == first and again.generation() != old
 
+    def test_knows_the_videos_this_machine_worked_on(
+        self, clips: dict[str, Path], work_root: Path
+    ) -> None:
+        assert not worked_on_here(clips["good"])  # a work folder of this test's own
+        ingest(str(clips["good"]))
+        assert worked_on_here(clips["good"])
+
     def test_missing_and_empty_sources_are_rejected(
         self, clips: dict[str, Path], work_root: Path, tmp_path: Path
     ) -> None:
@@ -116,6 +123,11 @@ class TestProbe:
         )
         info = probe(rotated, 3600)
         assert (info.width, info.height) == (240, 320)
+
+    def test_duration_from_the_header_alone(self, clips: dict[str, Path]) -> None:
+        assert duration_of(clips["good"]) == pytest.approx(4.0, abs=0.05)
+        for name in ("text", "empty", "audio_only"):
+            assert duration_of(clips[name]) is None, name
 
     def test_video_without_audio_is_valid(self, clips: dict[str, Path]) -> None:
         info = probe(clips["silent"], 3600)
