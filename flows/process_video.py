@@ -49,10 +49,8 @@ LOAD_AT_ONCE_S = 60.0
 def preload_for(source: str, options: ProcessOptions) -> None:
     """Start loading Whisper, the detector and the quality gate (in a process of its own) for
     a run of `source`, before the run starts: `vidp process` does it while Prefect's temporary
-    API comes up. Only where every step will work for real (none is served from the cache: this machine
-    never worked on the video, whose work folder the steps' cache keys name, or the cache is
-    refreshed: PREFECT_TASKS_REFRESH_CACHE) and the video is a local one of at most
-    LOAD_AT_ONCE_S analysed here."""
+    API comes up. Only for a local video of at most LOAD_AT_ONCE_S analysed here, where every
+    step will work for real (`_all_to_do`)."""
     settings = get_settings()
     if settings.gpu_deployment or ("://" in source and not source.startswith("file://")):
         return
@@ -61,13 +59,19 @@ def preload_for(source: str, options: ProcessOptions) -> None:
         duration_s = duration_of(path)
         if duration_s is None or duration_s > LOAD_AT_ONCE_S:
             return
-        refresh = PREFECT_TASKS_REFRESH_CACHE.value()
-        if not refresh and (settings.work_store or worked_on_here(path)):
+        if not _all_to_do(first_here=not worked_on_here(path)):
             return
     except (UnsupportedStorage, OSError):  # the run says why
         return
     models = AnalysisModels.resolve(options, settings)
     preload(models.detector_weights, gate_process=True, whisper_model=models.whisper_model)
+
+
+def _all_to_do(first_here: bool) -> bool:
+    """Whether no step of a run can be served from the cache: it is refreshed
+    (PREFECT_TASKS_REFRESH_CACHE, `--refresh-cache`), or this machine never worked on the video
+    and keeps its work files itself (the steps' cache keys name its work folder, new)."""
+    return PREFECT_TASKS_REFRESH_CACHE.value() or (first_here and not get_settings().work_store)
 
 
 def _run_name() -> str:
@@ -126,15 +130,18 @@ def process_video(
         # subtitles and burns the final video too.
         encoded_f = encode_media.submit(video, plan, subtitles if plan.one_pass else None)
         final = final_video.submit(video, plan, subtitles, heard, encoded_f)
-        # The detector and the quality gate load in the background, not on a re-run served
-        # from the cache: for a short video at once (loading takes longer than its transcript),
-        # for a longer one while the encode works, not while Whisper does (it needs the cores).
+        # The detector and the quality gate load in the background, never for a re-run served
+        # from the cache: a short video's at once if it is new here (loading takes longer than
+        # its transcript), else once its encode is seen working; a longer one's while its
+        # encode works, not while Whisper does (it needs the cores).
         if remote is None:
             short = media.duration_s <= LOAD_AT_ONCE_S
             if not short:
                 subtitles.wait()
-            if still_working(encoded_f):
-                preload(run.models.detector_weights, gate_process=short)
+            if (short and _all_to_do(staged.first_here)) or still_working(encoded_f):
+                # A long video's encode is at its peak of memory meanwhile: the detector's
+                # first inference (its predictor's buffers) waits for the first frames.
+                preload(run.models.detector_weights, gate_process=short, warm=short)
 
         encoded = encoded_f.result()
         if remote is not None:  # its detections name frames as they are named here

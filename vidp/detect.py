@@ -82,14 +82,16 @@ class _Detector:
         self._made = 0
         self._idle: queue.SimpleQueue[YOLO] = queue.SimpleQueue()
         self._making = threading.Lock()
-        first = self._new()
-        # The first inference sets up the predictor and imports what it needs (torchvision;
-        # CUDA's context and kernels, about 6 s on an H200): pay it here, where `preload` runs
-        # it in the background, not on the first batch.
+        self._idle.put(self._new())
+
+    def warm_up(self) -> None:
+        """Run a first inference now: it sets up the predictor and imports what it needs
+        (torchvision; CUDA's context and kernels, about 6 s on an H200), which the first batch
+        of frames would pay otherwise."""
         import numpy as np
 
-        first.predict(np.zeros((64, 64, 3), np.uint8), device=self.device, verbose=False)
-        self._idle.put(first)
+        with self.model() as model:
+            model.predict(np.zeros((64, 64, 3), np.uint8), device=self.device, verbose=False)
 
     def _new(self) -> YOLO:
         from ultralytics import YOLO

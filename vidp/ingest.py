@@ -72,6 +72,9 @@ class StagedVideo(BaseModel):
     uri: str
     filename: str
     size_bytes: int
+    # Whether this ingest made the video's work folder on this machine: no step of a run on it
+    # can then be served from this machine's cache (their keys name that folder).
+    first_here: bool = False
 
 
 class _HashingSink(io.RawIOBase):
@@ -142,6 +145,7 @@ def ingest(uri: str) -> StagedVideo:
         if size == 0:
             raise EmptyFile(f"source is empty (0 bytes): {source_filename(uri)}")
         ref = VideoRef(sha256=sink.digest.hexdigest())
+        first_here = not ref.work_dir.exists()
         ref.work_dir.mkdir(exist_ok=True)
         # No extension: ffmpeg probes the content, and the name stays the same for the same bytes.
         os.replace(incoming, ref.path)
@@ -150,4 +154,6 @@ def ingest(uri: str) -> StagedVideo:
     _share(ref)
     if "://" not in uri:  # the manifest names local sources by absolute path
         uri = str(Path(uri).expanduser().resolve())
-    return StagedVideo(ref=ref, uri=uri, filename=source_filename(uri), size_bytes=size)
+    return StagedVideo(
+        ref=ref, uri=uri, filename=source_filename(uri), size_bytes=size, first_here=first_here
+    )

@@ -22,14 +22,21 @@ def _quietly(load: Callable[[], object]) -> None:
         logger.debug("preloading failed", exc_info=True)
 
 
-def _load(detector_weights: str, prepare_gate: bool, whisper_model: str | None) -> None:
+def _detector(weights: str, warm: bool) -> None:
     from vidp.detect import load_detector
+
+    detector = load_detector(weights)
+    if warm:
+        detector.warm_up()
+
+
+def _load(detector_weights: str, prepare_gate: bool, whisper_model: str | None, warm: bool) -> None:
     from vidp.quality import prepare
     from vidp.whisper_model import load_whisper
 
     if whisper_model:
         _quietly(lambda: load_whisper(whisper_model))
-    _quietly(lambda: load_detector(detector_weights))
+    _quietly(lambda: _detector(detector_weights, warm))
     if prepare_gate:
         _quietly(prepare)
 
@@ -39,10 +46,12 @@ def preload(
     quality_gate: bool = True,
     gate_process: bool = False,
     whisper_model: str | None = None,
+    warm: bool = True,
 ) -> None:
     """Start loading the detector in a daemon thread, once per process and weights (Whisper's
     `whisper_model` first, if given), and the quality gate's context after it, or in a process
-    of its own (`gate_process`: `vidp.quality.start_checker`)."""
+    of its own (`gate_process`: `vidp.quality.start_checker`). `warm`: run the detector's first
+    inference too (its predictor's set-up: without it, the first batch of frames pays it)."""
     if quality_gate and gate_process:
         from vidp.quality import start_checker
 
@@ -53,5 +62,5 @@ def preload(
             return
         _started.add(key)
     threading.Thread(
-        target=_load, args=(*key, whisper_model), name="vidp-preload", daemon=True
+        target=_load, args=(*key, whisper_model, warm), name="vidp-preload", daemon=True
     ).start()

@@ -80,8 +80,9 @@ class TestIngest:
         self, clips: dict[str, Path], work_root: Path
     ) -> None:
         assert not worked_on_here(clips["good"])  # a work folder of this test's own
-        ingest(str(clips["good"]))
+        assert ingest(str(clips["good"])).first_here
         assert worked_on_here(clips["good"])
+        assert not ingest(str(clips["good"])).first_here
 
     def test_missing_and_empty_sources_are_rejected(
         self, clips: dict[str, Path], work_root: Path, tmp_path: Path
