@@ -139,8 +139,8 @@ def process_video(
             if not short:
                 subtitles.wait()
             if (short and _all_to_do(staged.first_here)) or still_working(encoded_f):
-                # A long video's encode is at its peak of memory meanwhile: the detector's
-                # first inference (its predictor's buffers) waits for the first frames.
+                # A long video's encode is at its peak of memory meanwhile: on the CPU, the
+                # detector's first inference (its predictor's buffers) waits for the frames.
                 preload(run.models.detector_weights, gate_process=short, warm=short)
 
         encoded = encoded_f.result()

@@ -26,7 +26,9 @@ def _detector(weights: str, warm: bool) -> None:
     from vidp.detect import load_detector
 
     detector = load_detector(weights)
-    if warm:
+    # CUDA's first inference (its context and kernels: about 6 s on an H200) is always paid
+    # here; the CPU's only when asked (`warm`: not while a long video's encode is at its peak).
+    if warm or detector.device != "cpu":
         detector.warm_up()
 
 
