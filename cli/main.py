@@ -179,8 +179,8 @@ def _run(
 
 def _prepare(first: str, options: ProcessOptions) -> None:
     """Load the flow's modules, and start loading what the first video needs, while Prefect's
-    temporary API starts (with a server already up, nothing waits: the flow loads them itself
-    once its steps are seen to work)."""
+    temporary API starts (with a server already up nothing waits, and the flow loads them
+    itself)."""
     from vidp.flows.process_video import preload_for
 
     preload_for(first, options)
