@@ -11,10 +11,10 @@ of them without audio; and `broken.mp4`, text under a video's name, which vidp r
 stop at a file they cannot read, so they get the 19 good ones.
 
 The sweep: moto's S3 server, a `prefect server start` on PostgreSQL (PREFECT_API_URL set), `vidp
-deploy` of prefect.yaml on a process pool, and one `prefect worker start` with Prefect's default
-polling, all running before the drop. The clock starts as the upload begins; then `prefect deployment run
-sweep-uploads/default`, as a user or the schedule would start it; it stops when the last of the
-19 manifests is in the results bucket.
+deploy` of the deployments it uses on a process pool, and one `prefect worker start` with
+Prefect's default polling, all running before the drop. The clock starts as the upload begins;
+then `prefect deployment run sweep-uploads/default`, as a user or the schedule would start it; it
+stops when the last of the 19 manifests is in the results bucket.
 """
 
 from __future__ import annotations

@@ -40,9 +40,10 @@ from vidp.tasks.video import encode_media, final_video, subtitle_files
 
 __all__ = ["LOAD_AT_ONCE_S", "preload_for", "process_video"]
 
-# Videos up to this long load the detector as their transcript starts, and check their outputs in
-# a process of their own (its imports then off the run's critical path); a longer one loads both
-# while its encode works, in the run's process (a second process added 330 MB at 4 min).
+# Videos up to this long load the detector early (before the run while `vidp process` waits for
+# Prefect's temporary API, or as the run starts), and check their outputs in a process of their
+# own (its imports then off the run's critical path); a longer one loads both while its encode
+# works, in the run's process (a second process added 330 MB at 4 min).
 LOAD_AT_ONCE_S = 60.0
 
 

@@ -34,6 +34,11 @@ class VideoRef(BaseModel):
         return self.sha256[:16]
 
     @property
+    def worked_on_here(self) -> bool:
+        """Whether this machine has worked on the video: its work folder exists."""
+        return self.work_dir.exists()
+
+    @property
     def work_dir(self) -> Path:
         """This machine's work folder for the video (`VIDP_WORK_DIR/<video_id>`)."""
         return get_settings().work_dir / self.video_id
@@ -99,8 +104,7 @@ def worked_on_here(path: Path) -> bool:
     """Whether this machine has worked on the video at `path` before: its work folder (named
     by its bytes' hash, as `ingest` names it) exists."""
     with path.open("rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return VideoRef(sha256=digest).work_dir.exists()
+        return VideoRef(sha256=hashlib.file_digest(f, "sha256").hexdigest()).worked_on_here
 
 
 def source_filename(uri: str) -> str:
@@ -145,7 +149,7 @@ def ingest(uri: str) -> StagedVideo:
         if size == 0:
             raise EmptyFile(f"source is empty (0 bytes): {source_filename(uri)}")
         ref = VideoRef(sha256=sink.digest.hexdigest())
-        first_here = not ref.work_dir.exists()
+        first_here = not ref.worked_on_here
         ref.work_dir.mkdir(exist_ok=True)
         # No extension: ffmpeg probes the content, and the name stays the same for the same bytes.
         os.replace(incoming, ref.path)
