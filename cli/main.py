@@ -157,24 +157,27 @@ class _Failed(Exception):
 def _run(
     sources: list[str], output: str | None, options: ProcessOptions
 ) -> Iterator[Manifest | _Failed]:
-    """Run the flow once per source in this process, one after another (each its own flow run,
-    the models loaded once); yield each manifest, or _Failed (code 2 when the input is rejected)
-    for a run that did not complete. _Failed is raised when Prefect cannot be reached."""
+    """Run the flow once per source in this process, each its own flow run (the models loaded
+    once), two videos side by side (`side_by_side`); yield each manifest in the order given,
+    or _Failed (code 2 when the input is rejected) for a run that did not complete. _Failed is
+    raised when Prefect cannot be reached."""
     limit_malloc_arenas()
     with _prefect_api(lambda: _prepare(sources[0], options)):
         from vidp.flows.process_video import process_video
+        from vidp.side_by_side import side_by_side
 
         _no_traceback_for_rejected_input()
-        for source in sources:
+
+        def one(source: str) -> Manifest | _Failed:
             state = process_video(source=source, output=output, options=options, return_state=True)
             if state.is_completed():
-                yield state.result()
-                continue
+                return state.result()
             error = state.result(raise_on_failure=False)
             if isinstance(error, RejectedInput):
-                yield _Failed(2, f"vidp: rejected: {error}")
-            else:
-                yield _Failed(1, f"vidp: failed: {error}")
+                return _Failed(2, f"vidp: rejected: {error}")
+            return _Failed(1, f"vidp: failed: {error}")
+
+        yield from side_by_side(one, sources)
 
 
 def _prepare(first: str, options: ProcessOptions) -> None:
@@ -281,7 +284,7 @@ def process(
         list[str],
         typer.Argument(
             help="Videos to process: local paths, file:// URIs or s3://bucket/keys. Several are "
-            "processed one after another in this process, each its own flow run.",
+            "processed in this process, two side by side, each its own flow run.",
             show_default=False,
         ),
     ],
@@ -339,6 +342,9 @@ def process(
     except _Failed as failed:
         _print_line(failed.line)
         codes.append(failed.code)
+    except KeyboardInterrupt:  # now, not once the videos running side by side have ended
+        _print_line("vidp: interrupted")
+        _exit_now(130)
     _exit_now(max(codes, key=_SEVERITY.index))
 
 

@@ -1,5 +1,6 @@
-"""`process-batch`: several short videos' `process-video` runs, executed one after another in
-this one flow run's process, so that a batch pays a process's start, imports and model loads once.
+"""`process-batch`: several short videos' `process-video` runs, executed in this one flow run's
+process, two side by side (`vidp.side_by_side`), so that a batch pays a process's start, imports
+and model loads once.
 
 `sweep-uploads` creates each short video's own `process-video` run (its idempotency key, its
 parameters, its page in the UI, exactly as for a long one) on a paused work queue that no worker
@@ -24,6 +25,7 @@ from prefect.flow_engine import run_flow
 from prefect.states import Pending
 
 from vidp.flows.process_video import process_video
+from vidp.side_by_side import side_by_side
 
 __all__ = ["process_batch"]
 
@@ -46,6 +48,18 @@ def _claim(client: SyncPrefectClient, run_id: UUID) -> FlowRun | None:
         time.sleep(getattr(answer.details, "delay_seconds", None) or _SLOT_WAIT_S)
 
 
+def _run_one(run_id: UUID) -> tuple[UUID, FlowRun | None, str]:
+    """Claim and run one `process-video` run here; the run (None when it was left to another
+    batch or a worker, or cancelled) and the name of its final state."""
+    with get_client(sync_client=True) as client:
+        run = _claim(client, run_id)
+        if run is None:
+            state = client.read_flow_run(run_id).state
+            return run_id, None, f"left: {state.name if state else 'no state'}"
+    final = cast(State, run_flow(process_video, flow_run=run, return_type="state"))
+    return run_id, run, final.name or final.type.value
+
+
 @flow(name="process-batch")
 def process_batch(flow_run_ids: list[UUID]) -> dict[str, str]:
     """Run each `process-video` run named, in this process; return each one's final state.
@@ -56,17 +70,10 @@ def process_batch(flow_run_ids: list[UUID]) -> dict[str, str]:
     logger = get_run_logger()
     ended: dict[str, str] = {}
     rows: list[dict[str, str]] = []
-    with get_client(sync_client=True) as client:
-        for run_id in flow_run_ids:
-            run = _claim(client, run_id)
-            if run is None:  # claimed by another batch or a worker, or cancelled
-                state = client.read_flow_run(run_id).state
-                ended[str(run_id)] = f"left: {state.name if state else 'no state'}"
-            else:
-                final = cast(State, run_flow(process_video, flow_run=run, return_type="state"))
-                ended[str(run_id)] = final.name or final.type.value
-            video = run.name if run else ""
-            rows.append({"flow run": str(run_id), "video": video, "state": ended[str(run_id)]})
+    for run_id, run, state in side_by_side(_run_one, flow_run_ids):
+        ended[str(run_id)] = state
+        video = run.name if run else ""
+        rows.append({"flow run": str(run_id), "video": video, "state": state})
     logger.info("batch of %d: %s", len(flow_run_ids), ended)
     create_table_artifact(rows, key="process-batch", description="the videos of this batch")
     return ended
