@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import jsonschema
 import psutil
 import pytest
 from helpers.processes import free_port, vidp
+from helpers.repo import REPO
 
 from vidp.ffmpeg import run_ffmpeg
 from vidp.manifest import manifest_schema
@@ -133,6 +135,51 @@ def test_several_sources_are_each_their_own_run_and_a_rejected_one_stops_none(
         )
     states = {run.name: run.state_name for run in runs if run.created >= started}
     assert states == dict(zip(names, ["Completed", "Failed", "Completed"], strict=True)), states
+
+
+@pytest.mark.usefixtures("detector_weights")
+def test_ctrl_c_stops_several_videos_at_once_and_starts_no_other(
+    prefect_server: str, media_dir: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C while `vidp process a b c d` works: exit 130 with one line, without waiting for
+    the videos under way to end, a video not started yet is never run, and nothing is left
+    half-published."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    # The first ends first; the next two are long enough to be under way when it has.
+    lengths = [2, 20, 20, 2]
+    clips = [
+        make_clip(media_dir / f"interrupted-{i}.mp4", duration_s=s) for i, s in enumerate(lengths)
+    ]
+    command = [sys.executable, "-m", "vidp.cli", "process", *map(str, clips)]
+    with subprocess.Popen(
+        [*command, "--output", str(tmp_path), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    ) as process:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        process.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
+        _, stderr = process.communicate(timeout=120)
+    assert first["source"]["filename"] == "interrupted-0.mp4"
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "vidp: interrupted"
+    assert time.monotonic() - interrupted < 15
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                name=FlowRunFilterName(any_=["process-interrupted-3.mp4"])
+            )
+        )
+    assert runs == []
+    # The ones under way may have ended meanwhile; whatever was published is whole.
+    published = [json.loads((p / "manifest.json").read_text()) for p in tmp_path.iterdir()]
+    assert first in published
+    assert "interrupted-3.mp4" not in {m["source"]["filename"] for m in published}
 
 
 def test_without_json_a_rejected_input_shows_its_reason_and_no_traceback(
