@@ -47,7 +47,7 @@ def test_heavy_steps_take_turns_while_videos_run_side_by_side() -> None:
 
     def run(_: int) -> None:
         with light:
-            time.sleep(0.05)
+            time.sleep(0.3)
         for _ in range(3):
             with heavy_step(), heavy:
                 time.sleep(0.02)
@@ -86,14 +86,14 @@ def test_stopping_early_drops_the_videos_not_started() -> None:
 
     def run(item: int) -> int:
         started.append(item)
-        time.sleep(0.2)
+        time.sleep({0: 0.1, 1: 1.0}.get(item, 0.5))
         return item
 
     results = side_by_side(run, list(range(6)))
-    assert next(results) == 0
+    assert next(results) == 0  # 1 is under way, and 2 may have started
     results.close()  # as a KeyboardInterrupt in the caller would
-    time.sleep(0.6)
-    assert len(started) <= 3, started
+    time.sleep(1.5)
+    assert {0, 1} <= set(started) <= {0, 1, 2}, started
 
 
 def test_an_error_in_one_reaches_the_caller() -> None:
