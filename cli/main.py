@@ -33,6 +33,7 @@ from rich.table import Table
 from vidp.errors import RejectedInput
 from vidp.memory import limit_malloc_arenas
 from vidp.options import ProcessOptions
+from vidp.side_by_side import side_by_side
 
 if TYPE_CHECKING:  # loaded by the run itself: the CLI starts without it
     from vidp.manifest import Manifest
@@ -164,7 +165,6 @@ def _run(
     limit_malloc_arenas()
     with _prefect_api(lambda: _prepare(sources[0], options)):
         from vidp.flows.process_video import process_video
-        from vidp.side_by_side import side_by_side
 
         _no_traceback_for_rejected_input()
 
