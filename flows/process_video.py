@@ -30,7 +30,7 @@ from vidp.storage import LocalStore, UnsupportedStorage
 from vidp.tasks.animals import detect_frames, summarize
 from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_running
 from vidp.tasks.checks import quality_gate
-from vidp.tasks.futures import still_working, value
+from vidp.tasks.futures import result_or_cause, still_working, value
 from vidp.tasks.media import ingest_video, probe_video
 from vidp.tasks.policies import with_timeout_named
 from vidp.tasks.publish import publish_results
@@ -144,7 +144,7 @@ def process_video(
                 # detector's first inference (its predictor's buffers) waits for the frames.
                 preload(run.models.detector_weights, gate_process=short, warm=short)
 
-        encoded = encoded_f.result()
+        encoded = result_or_cause(encoded_f, heard, subtitles)
         if remote is not None:  # its detections name frames as they are named here
             detections = remote.result().detections
         else:  # on the encode's frames (`analyze-gpu` samples its own, named alike)
@@ -153,8 +153,10 @@ def process_video(
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
         said: Heard = value(heard)
         progress(60, f"language: {said.language.code or 'none'}")
-        quality_gate.submit(detections, subtitles, said, media.duration_s).result()
-        made = final.result()
+        result_or_cause(
+            quality_gate.submit(detections, subtitles, said, media.duration_s), subtitles
+        )
+        made = result_or_cause(final, subtitles)
         progress(85, "encoded")
 
         manifest = publish_results(

@@ -182,6 +182,23 @@ def test_ctrl_c_stops_several_videos_at_once_and_starts_no_other(
     assert "interrupted-3.mp4" not in {m["source"]["filename"] for m in published}
 
 
+@pytest.mark.usefixtures("detector_weights")
+def test_a_failed_step_gives_its_own_reason_not_that_a_later_one_never_ran(
+    prefect_server: str, media_dir: Path, tmp_path: Path
+) -> None:
+    """Whisper fails (a model that does not exist): the encode, which waits for the subtitles
+    it burns, never runs; the one line says why Whisper failed, and nothing is published."""
+    clip = make_clip(media_dir / "no-whisper.mp4", duration_s=2, size=(160, 90))
+    burned = ["--output", str(tmp_path), "--json", "--subtitles", "burn"]
+    done = vidp("process", str(clip), *burned, "--whisper-model", "/nonexistent/whisper-model")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("vidp: failed: ") and "/nonexistent/whisper-model" in line, line
+    assert "PENDING" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_without_json_a_rejected_input_shows_its_reason_and_no_traceback(
     bad_inputs, prefect_server: str, tmp_path: Path
 ) -> None:
