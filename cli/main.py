@@ -143,6 +143,44 @@ def _deliver_logs_and_events() -> None:
     EventsWorker.drain_all(timeout=5)
 
 
+@contextmanager
+def _heartbeats_where_watched() -> Iterator[None]:
+    """Flow-run heartbeats only where something watches for them: an automation on the server
+    that listens for them (`vidp deploy`'s crash detection, or the user's own), or
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY set by the user. Prefect 3.9 sends them by default, and
+    at the end of every flow run its engine waits for the heartbeat thread's one-second sleep
+    to end: up to a second per video (a 0.1 s flow takes 1.1 s), for events nobody reads."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+        yield
+    elif _heartbeats_watched():
+        yield
+    else:
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield
+
+
+def _heartbeats_watched() -> bool:
+    """Whether an automation on the API's server has a trigger on flow-run heartbeats (or the
+    automations cannot be read: an API key without the right to, say)."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with get_client(sync_client=True) as client:
+        try:
+            automations = client.read_automations()
+        except PrefectHTTPStatusError:
+            return True
+    return any(_HEARTBEAT_EVENT in a.trigger.model_dump_json() for a in automations)
+
+
+_HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
+
 # Exit codes from best to worst: published, rejected (the input's fault), failed.
 _SEVERITY = (0, 2, 1)
 
@@ -163,7 +201,7 @@ def _run(
     or _Failed (code 2 when the input is rejected) for a run that did not complete. _Failed is
     raised when Prefect cannot be reached."""
     limit_malloc_arenas()
-    with _prefect_api(lambda: _prepare(sources[0], options)):
+    with _prefect_api(lambda: _prepare(sources[0], options)), _heartbeats_where_watched():
         from vidp.flows.process_video import process_video
 
         _no_traceback_for_rejected_input()

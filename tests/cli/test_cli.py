@@ -334,6 +334,54 @@ def test_with_no_server_every_log_of_the_run_is_kept_and_stderr_is_quiet(
     assert lines[-1] == "Finished in state Completed()", lines
 
 
+_RUN_EVENTS = """
+from prefect.client.orchestration import get_client
+from prefect.events.filters import EventFilter, EventResourceFilter
+with get_client(sync_client=True) as client:
+    (run,) = client.read_flow_runs()
+    query = EventFilter(resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]))
+    found = client.request("POST", "/events/filter", json={"filter": query.model_dump(mode="json")})
+    for event in found.json()["events"]:
+        print(event["event"])
+"""
+_CRASH_DETECTION = """
+from vidp.deployments.automations import ensure_crash_detection
+ensure_crash_detection(180)
+"""
+
+
+@pytest.mark.usefixtures("detector_weights")
+@pytest.mark.parametrize("watched", [False, True], ids=["nothing watches", "crash detection"])
+def test_a_run_sends_heartbeats_only_where_an_automation_watches_for_them(
+    watched: bool, media_dir: Path, tmp_path: Path
+) -> None:
+    """Prefect's engine waits up to a second at the end of every flow run for its heartbeat
+    thread: `vidp process` sends heartbeats only where an automation listens for them, as
+    `vidp deploy`'s crash detection does (the run's events in PREFECT_HOME say which)."""
+    clip = make_clip(media_dir / f"cli-beats-{watched}.mp4", duration_s=1, size=(160, 90))
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": "",
+        "PREFECT_HOME": str(tmp_path / "home"),
+        "PREFECT_SERVER_API_PORT": str(free_port()),  # no server answers there
+    }
+
+    def in_home(script: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    if watched:
+        in_home(_CRASH_DETECTION)
+    done = vidp("process", str(clip), "--output", str(tmp_path / "out"), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    events = in_home(_RUN_EVENTS)
+    assert "prefect.flow-run.Completed" in events, events  # the run's events were kept
+    assert ("prefect.flow-run.heartbeat" in events) is watched, events
+
+
 def test_a_temporary_server_that_does_not_start_is_one_line_and_leaves_nothing(
     media_dir: Path, tmp_path: Path
 ) -> None:
