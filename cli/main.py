@@ -194,17 +194,18 @@ class _Failed(Exception):
 
 
 def _run(
-    sources: list[str], output: str | None, options: ProcessOptions
+    sources: list[str], output: str | None, options: ProcessOptions, refresh: bool = False
 ) -> Iterator[Manifest | _Failed]:
     """Run the flow once per source in this process, each its own flow run (the models loaded
     once), two videos side by side (`side_by_side`); yield each manifest in the order given,
     or _Failed (code 2 when the input is rejected) for a run that did not complete. _Failed is
     raised when Prefect cannot be reached."""
     limit_malloc_arenas()
+    _check_outputs_early(sources[0], refresh)
     with _prefect_api(lambda: _prepare(sources[0], options)), _heartbeats_where_watched():
         from vidp.flows.process_video import process_video
 
-        _no_traceback_for_rejected_input()
+        _quiet_console()
 
         def one(source: str) -> Manifest | _Failed:
             state = process_video(source=source, output=output, options=options, return_state=True)
@@ -218,6 +219,17 @@ def _run(
         yield from side_by_side(one, sources)
 
 
+def _check_outputs_early(first: str, refresh: bool) -> None:
+    """Start the quality gate's process now, where the first video will load its models early
+    (`load_early`): its great-expectations imports (3 s of one core) take the core this process
+    leaves idle while it imports Prefect and the flow (about 1.5 s), server or none."""
+    from vidp.preload import load_early
+    from vidp.quality import start_checker
+
+    if load_early(first, refresh):
+        start_checker()
+
+
 def _prepare(first: str, options: ProcessOptions) -> None:
     """Load the flow's modules, and start loading what the first video needs, while Prefect's
     temporary API starts (with a server already up nothing waits, and the flow loads them
@@ -227,21 +239,28 @@ def _prepare(first: str, options: ProcessOptions) -> None:
     preload_for(first, options)
 
 
-class _WithoutRejectedInputTraceback(logging.Filter):
+class _ConsoleFilter(logging.Filter):
+    """No traceback for a rejected input (its one-line reason follows; the API's log handler
+    has sent it to the run's logs already). No notice that Prefect's event and log workers
+    still hold items as they are drained at exit: the command waits for their delivery, and
+    the line would end most runs (their last events are a few milliseconds old)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], RejectedInput):
-            record.exc_info = record.exc_text = None  # the API's log handler has sent it already
-        return True
+            record.exc_info = record.exc_text = None
+        return not (
+            record.name in ("EventsWorker", "APILogWorker")
+            and record.getMessage().startswith("Still processing items")
+        )
 
 
-def _no_traceback_for_rejected_input() -> None:
-    """Prefect's console log shows no traceback for a rejected input (its one-line reason
-    follows); the run's logs in Prefect keep it."""
+def _quiet_console() -> None:
+    """Filter Prefect's console log (`_ConsoleFilter`); the run's logs in Prefect keep all."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
     for handler in logging.getLogger().handlers:
         if isinstance(handler, PrefectConsoleHandler):
-            handler.addFilter(_WithoutRejectedInputTraceback())
+            handler.addFilter(_ConsoleFilter())
 
 
 def _print_line(line: str, console: Console = err) -> None:
@@ -361,7 +380,7 @@ def process(
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
             try:
                 with _quiet_output() as (stdout, stderr):
-                    for result in _run(sources, output, options):
+                    for result in _run(sources, output, options, refresh_cache):
                         if isinstance(result, _Failed):
                             codes.append(result.code)
                             _print_line(result.line, stderr)
@@ -371,7 +390,7 @@ def process(
             finally:
                 logging.disable(logging.CRITICAL)  # exit-time notices would add lines
         else:
-            for result in _run(sources, output, options):
+            for result in _run(sources, output, options, refresh_cache):
                 if isinstance(result, _Failed):
                     codes.append(result.code)
                     _print_line(result.line)

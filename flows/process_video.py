@@ -18,15 +18,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from vidp.analysis import AnalysisModels
 from vidp.detect import Detection
-from vidp.ingest import StagedVideo, source_filename, worked_on_here
+from vidp.ingest import StagedVideo, source_filename
 from vidp.manifest import Manifest
 from vidp.options import ProcessOptions
-from vidp.preload import preload
-from vidp.probe import duration_of
+from vidp.preload import LOAD_AT_ONCE_S, all_to_do, load_early, preload
 from vidp.report import detections_table, markdown_report
 from vidp.run_config import configure_run
 from vidp.settings import get_settings
-from vidp.storage import LocalStore, UnsupportedStorage
 from vidp.tasks.animals import detect_frames, summarize
 from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_running
 from vidp.tasks.checks import quality_gate
@@ -38,41 +36,16 @@ from vidp.tasks.remote import analyze_remotely, remote_speech
 from vidp.tasks.speech import Heard, submit_speech
 from vidp.tasks.video import encode_media, final_video, subtitle_files
 
-__all__ = ["LOAD_AT_ONCE_S", "preload_for", "process_video"]
-
-# Videos up to this long load the detector early (before the run while `vidp process` waits for
-# Prefect's temporary API, or as the run starts), and check their outputs in a process of their
-# own (its imports then off the run's critical path); a longer one loads both while its encode
-# works, in the run's process (a second process added 330 MB at 4 min).
-LOAD_AT_ONCE_S = 60.0
+__all__ = ["preload_for", "process_video"]
 
 
 def preload_for(source: str, options: ProcessOptions) -> None:
     """Start loading Whisper, the detector and the quality gate (in a process of its own) for
-    a run of `source`, before the run starts: `vidp process` does it while Prefect's temporary
-    API comes up. Only for a local video of at most LOAD_AT_ONCE_S analysed here, where every
-    step will work for real (`_all_to_do`)."""
-    settings = get_settings()
-    if settings.gpu_deployment or ("://" in source and not source.startswith("file://")):
-        return
-    try:
-        path = LocalStore.path(source)
-        duration_s = duration_of(path)
-        if duration_s is None or duration_s > LOAD_AT_ONCE_S:
-            return
-        if not _all_to_do(first_here=not worked_on_here(path)):
-            return
-    except (UnsupportedStorage, OSError):  # the run says why
-        return
-    models = AnalysisModels.resolve(options, settings)
-    preload(models.detector_weights, gate_process=True, whisper_model=models.whisper_model)
-
-
-def _all_to_do(first_here: bool) -> bool:
-    """Whether no step of a run can be served from the cache: it is refreshed
-    (PREFECT_TASKS_REFRESH_CACHE, `--refresh-cache`), or this machine never worked on the video
-    and keeps its work files itself (the steps' cache keys name its work folder, new)."""
-    return PREFECT_TASKS_REFRESH_CACHE.value() or (first_here and not get_settings().work_store)
+    a run of `source`, before the run starts (`vidp process` does it while Prefect's temporary
+    API comes up), where `load_early` says so."""
+    if load_early(source, refresh=PREFECT_TASKS_REFRESH_CACHE.value()):
+        models = AnalysisModels.resolve(options, get_settings())
+        preload(models.detector_weights, gate_process=True, whisper_model=models.whisper_model)
 
 
 def _run_name() -> str:
@@ -139,7 +112,8 @@ def process_video(
             short = media.duration_s <= LOAD_AT_ONCE_S
             if not short:
                 subtitles.wait()
-            if (short and _all_to_do(staged.first_here)) or still_working(encoded_f):
+            refresh = PREFECT_TASKS_REFRESH_CACHE.value()
+            if (short and all_to_do(staged.first_here, refresh)) or still_working(encoded_f):
                 # A long video's encode is at its peak of memory meanwhile: on the CPU, the
                 # detector's first inference (its predictor's buffers) waits for the frames.
                 preload(run.models.detector_weights, gate_process=short, warm=short)

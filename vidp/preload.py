@@ -8,11 +8,45 @@ import logging
 import threading
 from collections.abc import Callable
 
-__all__ = ["preload"]
+from vidp.ingest import worked_on_here
+from vidp.probe import duration_of
+from vidp.settings import get_settings
+from vidp.storage import LocalStore, UnsupportedStorage
+
+__all__ = ["LOAD_AT_ONCE_S", "all_to_do", "load_early", "preload"]
+
+# Videos up to this long load the detector early (before the run while `vidp process` waits for
+# Prefect's temporary API, or as the run starts), and check their outputs in a process of their
+# own (its imports then off the run's critical path); a longer one loads both while its encode
+# works, in the run's process (a second process added 330 MB at 4 min).
+LOAD_AT_ONCE_S = 60.0
 
 logger = logging.getLogger(__name__)
 _started: set[tuple[str, bool]] = set()
 _lock = threading.Lock()
+
+
+def all_to_do(first_here: bool, refresh: bool) -> bool:
+    """Whether no step of a run can be served from the cache: it is refreshed (`refresh`:
+    PREFECT_TASKS_REFRESH_CACHE, `--refresh-cache`), or this machine never worked on the video
+    and keeps its work files itself (the steps' cache keys name its work folder, new)."""
+    return refresh or (first_here and not get_settings().work_store)
+
+
+def load_early(source: str, refresh: bool) -> bool:
+    """Whether a run of `source` loads its models before the run needs them: a local video of at
+    most LOAD_AT_ONCE_S, analysed here (no GPU deployment), where every step will work for real
+    (`all_to_do`). Loads for a run served from the cache would be paid for nothing."""
+    if get_settings().gpu_deployment or ("://" in source and not source.startswith("file://")):
+        return False
+    try:
+        path = LocalStore.path(source)
+        duration_s = duration_of(path)
+        if duration_s is None or duration_s > LOAD_AT_ONCE_S:
+            return False
+        return all_to_do(first_here=not worked_on_here(path), refresh=refresh)
+    except (UnsupportedStorage, OSError):  # the run says why
+        return False
 
 
 def _quietly(load: Callable[[], object]) -> None:
