@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib
 import inspect
 import logging
 import os
@@ -194,15 +195,15 @@ class _Failed(Exception):
 
 
 def _run(
-    sources: list[str], output: str | None, options: ProcessOptions, refresh: bool = False
+    sources: list[str], output: str | None, options: ProcessOptions, refresh: bool
 ) -> Iterator[Manifest | _Failed]:
     """Run the flow once per source in this process, each its own flow run (the models loaded
     once), two videos side by side (`side_by_side`); yield each manifest in the order given,
     or _Failed (code 2 when the input is rejected) for a run that did not complete. _Failed is
-    raised when Prefect cannot be reached."""
+    raised when Prefect cannot be reached. `refresh`: --refresh-cache."""
     limit_malloc_arenas()
-    _check_outputs_early(sources[0], refresh)
-    with _prefect_api(lambda: _prepare(sources[0], options)), _heartbeats_where_watched():
+    early = _check_outputs_early(sources[0], refresh)
+    with _prefect_api(lambda: _prepare(options, early)), _heartbeats_where_watched():
         from vidp.flows.process_video import process_video
 
         _quiet_console()
@@ -219,24 +220,31 @@ def _run(
         yield from side_by_side(one, sources)
 
 
-def _check_outputs_early(first: str, refresh: bool) -> None:
-    """Start the quality gate's process now, where the first video will load its models early
-    (`load_early`): its great-expectations imports (3 s of one core) take the core this process
-    leaves idle while it imports Prefect and the flow (about 1.5 s), server or none."""
+def _check_outputs_early(first: str, refresh: bool) -> bool:
+    """Whether the first video loads its models early (`load_early`); if so, start the quality
+    gate's process now: its great-expectations imports (3 s of one core) take the core this
+    process leaves idle while it imports Prefect and the flow (about 1.5 s), server or none."""
     from vidp.preload import load_early
     from vidp.quality import start_checker
 
-    if load_early(first, refresh):
-        start_checker()
+    if not load_early(first, refresh):
+        return False
+    start_checker()
+    return True
 
 
-def _prepare(first: str, options: ProcessOptions) -> None:
-    """Load the flow's modules, and start loading what the first video needs, while Prefect's
-    temporary API starts (with a server already up nothing waits, and the flow loads them
-    itself)."""
-    from vidp.flows.process_video import preload_for
+def _prepare(options: ProcessOptions, early: bool) -> None:
+    """Load the flow's modules, and Whisper and the detector if the first video loads its
+    models early, while Prefect's temporary API starts (with a server already up nothing
+    waits, and the flow loads them itself)."""
+    importlib.import_module("vidp.flows.process_video")
+    if early:
+        from vidp.analysis import AnalysisModels
+        from vidp.preload import preload
+        from vidp.settings import get_settings
 
-    preload_for(first, options)
+        models = AnalysisModels.resolve(options, get_settings())
+        preload(models.detector_weights, gate_process=True, whisper_model=models.whisper_model)
 
 
 class _ConsoleFilter(logging.Filter):
@@ -516,7 +524,7 @@ def demo(
     make_demo_video(sample)
     _print_line(f"sample video: {sample}")
     try:
-        (manifest,) = _run([str(sample)], output, ProcessOptions())
+        (manifest,) = _run([str(sample)], output, ProcessOptions(), refresh=False)
     except _Failed as failed:
         _print_line(failed.line)
         raise typer.Exit(failed.code) from None

@@ -16,12 +16,11 @@ from prefect.runtime import flow_run
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from vidp.analysis import AnalysisModels
 from vidp.detect import Detection
 from vidp.ingest import StagedVideo, source_filename
 from vidp.manifest import Manifest
 from vidp.options import ProcessOptions
-from vidp.preload import LOAD_AT_ONCE_S, all_to_do, load_early, preload
+from vidp.preload import LOAD_AT_ONCE_S, all_to_do, preload
 from vidp.report import detections_table, markdown_report
 from vidp.run_config import configure_run
 from vidp.settings import get_settings
@@ -36,16 +35,7 @@ from vidp.tasks.remote import analyze_remotely, remote_speech
 from vidp.tasks.speech import Heard, submit_speech
 from vidp.tasks.video import encode_media, final_video, subtitle_files
 
-__all__ = ["preload_for", "process_video"]
-
-
-def preload_for(source: str, options: ProcessOptions) -> None:
-    """Start loading Whisper, the detector and the quality gate (in a process of its own) for
-    a run of `source`, before the run starts (`vidp process` does it while Prefect's temporary
-    API comes up), where `load_early` says so."""
-    if load_early(source, refresh=PREFECT_TASKS_REFRESH_CACHE.value()):
-        models = AnalysisModels.resolve(options, get_settings())
-        preload(models.detector_weights, gate_process=True, whisper_model=models.whisper_model)
+__all__ = ["process_video"]
 
 
 def _run_name() -> str:
