@@ -34,7 +34,7 @@ from rich.table import Table
 from vidp.errors import RejectedInput
 from vidp.memory import limit_malloc_arenas
 from vidp.options import ProcessOptions
-from vidp.side_by_side import side_by_side
+from vidp.side_by_side import share_cores, side_by_side
 
 if TYPE_CHECKING:  # loaded by the run itself: the CLI starts without it
     from vidp.manifest import Manifest
@@ -202,6 +202,7 @@ def _run(
     or _Failed (code 2 when the input is rejected) for a run that did not complete. _Failed is
     raised when Prefect cannot be reached. `refresh`: --refresh-cache."""
     limit_malloc_arenas()
+    share_cores(len(sources))
     early = _check_outputs_early(sources[0], refresh)
     with _prefect_api(lambda: _prepare(options, early)), _heartbeats_where_watched():
         from vidp.flows.process_video import process_video

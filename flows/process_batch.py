@@ -25,7 +25,7 @@ from prefect.flow_engine import run_flow
 from prefect.states import Pending
 
 from vidp.flows.process_video import process_video
-from vidp.side_by_side import side_by_side
+from vidp.side_by_side import share_cores, side_by_side
 
 __all__ = ["process_batch"]
 
@@ -68,6 +68,7 @@ def process_batch(flow_run_ids: list[UUID]) -> dict[str, str]:
         flow_run_ids: The runs, created by `sweep-uploads` on its paused queue.
     """
     logger = get_run_logger()
+    share_cores(len(flow_run_ids))
     ended: dict[str, str] = {}
     rows: list[dict[str, str]] = []
     for run_id, run, state in side_by_side(_run_one, flow_run_ids):

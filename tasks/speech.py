@@ -13,7 +13,6 @@ from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
 from vidp.probe import MediaInfo
 from vidp.settings import get_settings
-from vidp.side_by_side import heavy_step
 from vidp.speech import LanguageResult, Transcript, identify_language, transcribe
 from vidp.tasks.policies import (
     CACHED,
@@ -67,7 +66,7 @@ def transcript(
     if language is not None and language.code is None:
         return Heard(language=language, transcript=None)
     samples = load_audio(audio.local())
-    with heavy_step(), model_slot():
+    with model_slot():
         heard, text = transcribe(samples, load_whisper(whisper_model), language)
     if len(samples) > KEEP_LOADED_S * SAMPLE_RATE:
         unload_whisper()

@@ -8,7 +8,6 @@ from pydantic import BaseModel
 from vidp.encode import copy_video, encode_pass, mux_soft_subtitles
 from vidp.ingest import VideoRef
 from vidp.outputs import FinalSubtitles, OutputPlan
-from vidp.side_by_side import heavy_step
 from vidp.speech import Transcript
 from vidp.subtitles import build_cues, write_subtitles
 from vidp.tasks.policies import CACHED_FILES, STEP_TIMEOUT
@@ -62,15 +61,14 @@ def encode_media(
         if subtitles is not None and plan.burns_first(subtitles.cues)
         else []
     )
-    with heavy_step():
-        made = encode_pass(
-            video.path,
-            plan.codec,
-            renditions + burned,
-            plan.frame_sample(video.work_dir),
-            plan.thumbnails(video.work_dir),
-            plan.copy_audio,
-        )
+    made = encode_pass(
+        video.path,
+        plan.codec,
+        renditions + burned,
+        plan.frame_sample(video.work_dir),
+        plan.thumbnails(video.work_dir),
+        plan.copy_audio,
+    )
     encoded = keep(video, made.encodes)  # the burned final, if any, comes last
     return EncodedMedia(
         renditions=plan.by_label(encoded[: len(renditions)]),
@@ -105,7 +103,6 @@ def final_video(
         )
     else:  # burned in a decode of its own, beside the first
         burn = plan.burned_encode(video.work_dir, subtitles.srt.local())
-        with heavy_step():
-            burned = encode_pass(video.path, plan.codec, [burn], copy_audio=plan.copy_audio)
+        burned = encode_pass(video.path, plan.codec, [burn], copy_audio=plan.copy_audio)
         made = burned.encodes[0]
     return keep(video, [made])[0], how

@@ -1,14 +1,15 @@
-"""Several videos in one process: two side by side, their heavy steps taking turns."""
+"""Several videos in one process: two side by side, sharing the cores."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextvars import ContextVar
 
 import pytest
 
-from vidp.side_by_side import SIDE_BY_SIDE, heavy_step, side_by_side
+from vidp.side_by_side import SIDE_BY_SIDE, share_cores, side_by_side
 
 _caller: ContextVar[str] = ContextVar("caller", default="not set")
 
@@ -42,37 +43,20 @@ def test_results_come_in_the_order_given_two_running_at_a_time() -> None:
     assert running.most == SIDE_BY_SIDE == 2
 
 
-def test_heavy_steps_take_turns_while_videos_run_side_by_side() -> None:
-    heavy, light = _Meter(), _Meter()
-
-    def run(_: int) -> None:
-        with light:
-            time.sleep(0.3)
-        for _ in range(3):
-            with heavy_step(), heavy:
-                time.sleep(0.02)
-
-    list(side_by_side(run, list(range(4))))
-    assert heavy.most == 1
-    assert light.most == 2
-
-
-def test_a_video_alone_runs_its_heavy_steps_at_once() -> None:
-    """Alone, a video's Whisper and its encode overlap, as they always did."""
-    both_inside = threading.Barrier(2, timeout=5)
-
-    def step() -> None:
-        with heavy_step():
-            both_inside.wait()
-
-    def run(_: int) -> str:
-        beside = threading.Thread(target=step)
-        beside.start()
-        step()
-        beside.join()
-        return "both at once"
-
-    assert list(side_by_side(run, [1])) == ["both at once"]
+@pytest.mark.parametrize(
+    ("videos", "set_by_user", "expected"),
+    [(2, None, "PASSIVE"), (1, None, None), (20, "ACTIVE", "ACTIVE")],
+)
+def test_openmp_threads_wait_passively_only_where_videos_share_the_cores(
+    monkeypatch: pytest.MonkeyPatch, videos: int, set_by_user: str | None, expected: str | None
+) -> None:
+    """Spinning threads would take the core the other video's encode needs; a video alone keeps
+    OpenMP's default, and a policy the user chose wins."""
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    if set_by_user is not None:
+        monkeypatch.setenv("OMP_WAIT_POLICY", set_by_user)
+    share_cores(videos)
+    assert os.environ.get("OMP_WAIT_POLICY") == expected
 
 
 def test_each_run_sees_the_callers_context() -> None:
