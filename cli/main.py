@@ -157,9 +157,9 @@ def _heartbeats_where_watched() -> Iterator[None]:
         temporary_settings,
     )
 
-    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
-        yield
-    elif _heartbeats_watched():
+    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set or (
+        _heartbeats_watched()
+    ):
         yield
     else:
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
@@ -203,7 +203,7 @@ def _run(
     raised when Prefect cannot be reached. `refresh`: --refresh-cache."""
     limit_malloc_arenas()
     share_cores(len(sources))
-    early = _check_outputs_early(sources[0], refresh)
+    early = _start_loading_early(sources[0], refresh)
     with _prefect_api(lambda: _prepare(options, early)), _heartbeats_where_watched():
         from vidp.flows.process_video import process_video
 
@@ -221,9 +221,9 @@ def _run(
         yield from side_by_side(one, sources)
 
 
-def _check_outputs_early(first: str, refresh: bool) -> bool:
-    """Whether the first video loads its models early (`load_early`); if so, start the quality
-    gate's process now: its great-expectations imports (3 s of one core) take the core this
+def _start_loading_early(first: str, refresh: bool) -> bool:
+    """Whether the first video loads its models early (`load_early`); if so, the quality gate's
+    process starts now: its great-expectations imports (3 s of one core) take the core this
     process leaves idle while it imports Prefect and the flow (about 1.5 s), server or none."""
     from vidp.preload import load_early
     from vidp.quality import start_checker
