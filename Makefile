@@ -9,7 +9,7 @@ export VIDP_DETECTOR_WEIGHTS ?= $(abspath $(SHARED_WEIGHTS))
 endif
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install install-test debian-packages check demo test
+.PHONY: install install-test debian-packages check demo test prefect-schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: install
 
 debian-packages:
 	tests/debian-packages.sh
+
+# Prefect's empty schema for the Prefect installed, which a new PREFECT_HOME's temporary API
+# starts from (cli/temporary_api.py): make it again after upgrading Prefect (a test says so).
+prefect-schema: install
+	rm -f vidp/assets/prefect-*.db
+	$(BIN)/python -m vidp.cli.temporary_api --make-schema
 
 # The static checks CI runs before the tests: lint and format, then the layers and the types of
 # the package as it installs (the layers' folders are vidp.flows, vidp.tasks, ... only there).
