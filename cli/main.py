@@ -157,9 +157,8 @@ def _heartbeats_where_watched() -> Iterator[None]:
         temporary_settings,
     )
 
-    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set or (
-        _heartbeats_watched()
-    ):
+    set_by_user = "heartbeat_frequency" in get_current_settings().flows.model_fields_set
+    if set_by_user or _heartbeats_watched():
         yield
     else:
         with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
