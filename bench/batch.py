@@ -33,7 +33,17 @@ from typing import Any
 
 import psutil
 from measure import measure
-from run import PEER, REPO, SETTINGS, Bench, _free_port, _make_clip, machine, whisper_base
+from run import (
+    PEER,
+    REPO,
+    SETTINGS,
+    Bench,
+    _free_port,
+    _make_clip,
+    machine,
+    stop,
+    whisper_base,
+)
 
 BATCH = REPO / "bench" / "out" / "batch"
 PEER_BATCH = PEER.with_name("peer_batch.py")
@@ -226,12 +236,7 @@ class Sweep:
 
     def stop(self) -> None:
         for process in (self.worker, self.moto):
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def main() -> None:

@@ -260,6 +260,16 @@ class Bench:
             subprocess.run([prefect, "server", "stop"], env=self.local_env, capture_output=True)
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate `process`, killed if it has not ended within 30 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def whisper_base() -> str:
     """The folder of whisper `base` the peers load (vidp's packaged copy), found in a process
     of its own for the reason `_make_clip` gives."""

@@ -65,7 +65,7 @@ def _option(name: str, field: FieldInfo) -> inspect.Parameter:
     default; not given, the field's default applies."""
     kind, listed = field.annotation, get_origin(field.annotation) is list
     default = field.get_default(call_default_factory=True)
-    shown = ", ".join(default) if listed else (default if default != "" else "empty")
+    shown = ", ".join(default) if listed else (default if default not in ("", None) else "empty")
     help_ = f"{field.description} (default: {shown})"
     if listed:  # Typer takes lists of plain types only: pydantic checks the items' choices
         kind = list[str]

@@ -1,10 +1,12 @@
-"""The automation that marks a `process-video` run Crashed when its heartbeats stop.
+"""The automation that marks a `process-video` or `process-segment` run Crashed when its
+heartbeats stop.
 
 A flow run sends a heartbeat every PREFECT_FLOWS_HEARTBEAT_FREQUENCY seconds (Prefect's default:
 180) while it runs. When its worker, pod or machine dies, the heartbeats stop and nothing else
 changes the run's state: it would stay Running for ever. Prefect's answer is a proactive
 automation: after a heartbeat, expect another (or a final state) within a few periods, else set
-the run Crashed. `record-run-ended`'s trigger then marks its catalog entry failed.
+the run Crashed. `record-run-ended`'s trigger then marks a video's catalog entry failed; the
+`process-video` run that waits for a segment starts the segment again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from prefect.events.schemas.automations import AutomationCore, EventTrigger, Pos
 
 __all__ = ["CRASH_DETECTION", "crash_detection", "ensure_crash_detection"]
 
+# The name finds the automation again on every `vidp deploy`: kept as it was first made.
 CRASH_DETECTION = "vidp: process-video runs whose heartbeats stop"
+WATCHED_FLOWS = ["process-video", "process-segment"]
 MISSED_BEATS = 3
 _FINAL = ("Completed", "Failed", "Cancelled", "Crashed")
 
@@ -28,12 +32,13 @@ def crash_detection(heartbeat_s: int) -> AutomationCore:
     silence = MISSED_BEATS * heartbeat_s
     return AutomationCore(
         name=CRASH_DETECTION,
-        description=f"A process-video run that sends no heartbeat for {silence} s is Crashed.",
+        description=f"A process-video or process-segment run that sends no heartbeat for "
+        f"{silence} s is Crashed.",
         trigger=EventTrigger(
             match={"prefect.resource.id": "prefect.flow-run.*"},
             match_related={
                 "prefect.resource.role": "flow",
-                "prefect.resource.name": "process-video",
+                "prefect.resource.name": WATCHED_FLOWS,
             },
             after={"prefect.flow-run.heartbeat"},
             expect={"prefect.flow-run.heartbeat", *(f"prefect.flow-run.{s}" for s in _FINAL)},

@@ -12,17 +12,20 @@ from prefect.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from vidp.detect import Detection
 from vidp.ingest import StagedVideo, source_filename
-from vidp.manifest import Manifest
+from vidp.manifest import Manifest, VideoSegment
 from vidp.options import ProcessOptions
+from vidp.outputs import FinalSubtitles, OutputPlan
 from vidp.preload import LOAD_AT_ONCE_S, all_to_do, preload
+from vidp.probe import MediaInfo
 from vidp.report import detections_table, markdown_report
-from vidp.run_config import configure_run
+from vidp.run_config import RunConfig, configure_run
 from vidp.settings import get_settings
 from vidp.tasks.animals import detect_frames, summarize
 from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_running
@@ -32,8 +35,10 @@ from vidp.tasks.media import ingest_video, probe_video
 from vidp.tasks.policies import with_timeout_named
 from vidp.tasks.publish import publish_results
 from vidp.tasks.remote import analyze_remotely, remote_speech
+from vidp.tasks.segments import SegmentRun, process_in_segments, ready_deployment
 from vidp.tasks.speech import Heard, submit_speech
-from vidp.tasks.video import encode_media, final_video, subtitle_files
+from vidp.tasks.video import EncodedMedia, SubtitleFiles, encode_media, final_video, subtitle_files
+from vidp.workfiles import WorkFile
 
 __all__ = ["process_video"]
 
@@ -43,19 +48,22 @@ def _run_name() -> str:
 
 
 class _Progress:
-    """A progress artifact on the run, mirrored in the log."""
+    """A progress artifact on the run, mirrored in the log; it never goes back."""
 
     def __init__(self) -> None:
         self._id = create_progress_artifact(0.0, description="vidp: processing")
         self._logger = get_run_logger()
+        self._at = 0.0
 
     def __call__(self, percent: float, what: str) -> None:
-        update_progress_artifact(self._id, percent, description=f"vidp: {what}")
-        self._logger.info("progress %3.0f%%: %s", percent, what)
+        self._at = max(self._at, percent)
+        update_progress_artifact(self._id, self._at, description=f"vidp: {what}")
+        self._logger.info("progress %3.0f%%: %s", self._at, what)
 
 
+# Threads, not cores: besides the steps, each segment in flight waits for its run in one.
 @flow(
-    name="process-video", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=8)
+    name="process-video", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=64)
 )
 def process_video(
     source: str,
@@ -81,38 +89,28 @@ def process_video(
             10, f"probed {staged.filename}: {media.duration_s:.1f} s {media.width}x{media.height}"
         )
 
-        # Everything below overlaps; futures passed as inputs are waited for by Prefect.
-        remote = None
-        if run.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
-            remote = analyze_remotely.submit(run.gpu_deployment, source, options)
-            heard = remote_speech.submit(video, remote, run.models.whisper_model)
-        else:
-            heard = submit_speech(video, media, options, run.models.whisper_model)
-        subtitles = subtitle_files.submit(video, heard, media.duration_s)
         plan = run.plan(media)
-        # One decode of the source makes every picture; with `one_pass` it waits for the
-        # subtitles and burns the final video too.
-        encoded_f = encode_media.submit(video, plan, subtitles if plan.one_pass else None)
-        final = final_video.submit(video, plan, subtitles, heard, encoded_f)
-        # The detector and the quality gate load in the background, never for a re-run served
-        # from the cache: a short video's at once if it is new here (loading takes longer than
-        # its transcript), else once its encode is seen working; a longer one's while its
-        # encode works, not while Whisper does (it needs the cores).
-        if remote is None:
-            short = media.duration_s <= LOAD_AT_ONCE_S
-            if not short:
-                subtitles.wait()
-            refresh = PREFECT_TASKS_REFRESH_CACHE.value()
-            if (short and all_to_do(staged.first_here, refresh)) or still_working(encoded_f):
-                # A long video's encode is at its peak of memory meanwhile: on the CPU, the
-                # detector's first inference (its predictor's buffers) waits for the frames.
-                preload(run.models.detector_weights, gate_process=short, warm=short)
-
-        encoded = result_or_cause(encoded_f, heard, subtitles)
-        if remote is not None:  # its detections name frames as they are named here
-            detections = remote.result().detections
-        else:  # on the encode's frames (`analyze-gpu` samples its own, named alike)
-            detections = detect_frames(encoded.frames, options, run.models.detector_weights)
+        spread = _spread(options, media.duration_s)
+        segment_runs: list[SegmentRun] = []
+        heard: PrefectFuture[Heard] | Heard
+        subtitles: PrefectFuture[SubtitleFiles | None] | SubtitleFiles | None
+        if spread is not None:  # over the pool's workers, joined here
+            deployment, segment_s = spread
+            joined, segment_runs = process_in_segments(
+                deployment,
+                video,
+                media,
+                plan,
+                options,
+                segment_s,
+                run.models.whisper_model,
+                progress,
+            )
+            heard, subtitles, encoded = joined.heard, joined.subtitles, joined.encoded
+            detections = joined.detections
+            final = final_video.submit(video, plan, subtitles, heard, encoded)
+        else:
+            heard, subtitles, encoded, final, detections = _here(run, staged, media, plan)
         animals = summarize.submit(video, encoded.frames, detections).result()
         progress(40, f"animals: {', '.join(a.label for a in animals.summaries) or 'none'}")
         said: Heard = value(heard)
@@ -124,12 +122,86 @@ def process_video(
         progress(85, "encoded")
 
         manifest = publish_results(
-            run, staged, media, said, animals, value(subtitles), encoded, made, plan
+            run,
+            staged,
+            media,
+            said,
+            animals,
+            value(subtitles),
+            encoded,
+            made,
+            plan,
+            [
+                VideoSegment(
+                    index=r.segment.index,
+                    start_s=r.segment.start_s,
+                    end_s=r.segment.end_s,
+                    flow_run_id=r.flow_run_id,
+                )
+                for r in segment_runs
+            ],
         )
         catalog_published(manifest)
         progress(100, f"published {manifest.final_video.uri}")
         _artifacts(manifest, detections)
     return manifest
+
+
+def _here(
+    run: RunConfig, staged: StagedVideo, media: MediaInfo, plan: OutputPlan
+) -> tuple[
+    PrefectFuture[Heard] | Heard,
+    PrefectFuture[SubtitleFiles | None],
+    EncodedMedia,
+    PrefectFuture[tuple[WorkFile, FinalSubtitles]],
+    list[Detection],
+]:
+    """The video's work in this run (the model work on the GPU pool where one is set): what it
+    heard, its subtitles, pictures, final video and detections."""
+    video, options = staged.ref, run.options
+    # Everything below overlaps; futures passed as inputs are waited for by Prefect.
+    remote = None
+    if run.gpu_deployment:  # model work on the GPU pool; encodes go on here meanwhile
+        remote = analyze_remotely.submit(run.gpu_deployment, run.source, options)
+        heard = remote_speech.submit(video, remote, run.models.whisper_model)
+    else:
+        heard = submit_speech(video, media, options, run.models.whisper_model)
+    subtitles = subtitle_files.submit(video, heard, media.duration_s)
+    # One decode of the source makes every picture; with `one_pass` it waits for the
+    # subtitles and burns the final video too.
+    encoded_f = encode_media.submit(video, plan, subtitles if plan.one_pass else None)
+    final = final_video.submit(video, plan, subtitles, heard, encoded_f)
+    # The detector and the quality gate load in the background, never for a re-run served
+    # from the cache: a short video's at once if it is new here (loading takes longer than
+    # its transcript), else once its encode is seen working; a longer one's while its
+    # encode works, not while Whisper does (it needs the cores).
+    if remote is None:
+        short = media.duration_s <= LOAD_AT_ONCE_S
+        if not short:
+            subtitles.wait()
+        refresh = PREFECT_TASKS_REFRESH_CACHE.value()
+        if (short and all_to_do(staged.first_here, refresh)) or still_working(encoded_f):
+            # A long video's encode is at its peak of memory meanwhile: on the CPU, the
+            # detector's first inference (its predictor's buffers) waits for the frames.
+            preload(run.models.detector_weights, gate_process=short, warm=short)
+
+    encoded = result_or_cause(encoded_f, heard, subtitles)
+    if remote is not None:  # its detections name frames as they are named here
+        detections = remote.result().detections
+    else:  # on the encode's frames (`analyze-gpu` samples its own, named alike)
+        detections = detect_frames(encoded.frames, options, run.models.detector_weights)
+    return heard, subtitles, encoded, final, detections
+
+
+def _spread(options: ProcessOptions, duration_s: float) -> tuple[str, float] | None:
+    """The deployment that runs this video's segments and their length, where it is spread over
+    the pool's workers: asked for (`segment_s`), or long enough and a worker online."""
+    name = get_settings().segment_deployment
+    segment_s = options.segment_length(duration_s)
+    if segment_s is None or not name:
+        return None
+    deployment = ready_deployment(name, asked=bool(options.segment_s))
+    return (deployment, segment_s) if deployment else None
 
 
 @contextmanager

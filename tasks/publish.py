@@ -8,7 +8,14 @@ from prefect import task
 from prefect.context import FlowRunContext
 
 from vidp.ingest import StagedVideo
-from vidp.manifest import FinalFile, Manifest, RenditionFile, Results, build_manifest
+from vidp.manifest import (
+    FinalFile,
+    Manifest,
+    RenditionFile,
+    Results,
+    VideoSegment,
+    build_manifest,
+)
 from vidp.outputs import OutputPlan
 from vidp.probe import MediaInfo
 from vidp.publish import publication_for, publish
@@ -34,6 +41,7 @@ def publish_results(
     encoded: EncodedMedia,
     final: tuple[WorkFile, str],
     plan: OutputPlan,
+    segments: list[VideoSegment] | None = None,
 ) -> Manifest:
     """Copy the outputs under `<run.output>/<video_id>/` and write `manifest.json` last."""
     words = Transcript.load(heard.transcript.local()) if heard.transcript else None
@@ -68,6 +76,7 @@ def publish_results(
         ),
         thumbnails=encoded.thumbnails,
         parameters=run.manifest_parameters(),
+        video_segments=segments or [],
     )
     # The run's stages have Prefect's own timestamps (its UI, `bench/timeline.py`); the
     # manifest keeps the whole run's seconds.

@@ -70,7 +70,8 @@ def transcript(
         heard, text = transcribe(samples, load_whisper(whisper_model), language)
     if len(samples) > KEEP_LOADED_S * SAMPLE_RATE:
         unload_whisper()
-    return Heard(language=heard, transcript=keep_transcript(video, text, whisper_model))
+    kept = keep_transcript(video, text, whisper_model, folder=audio.path.parent)
+    return Heard(language=heard, transcript=kept)
 
 
 def submit_speech(
@@ -78,14 +79,16 @@ def submit_speech(
     media: MediaInfo,
     options: ProcessOptions,
     whisper: str,
+    audio: PrefectFuture[WorkFile] | None = None,
 ) -> PrefectFuture[Heard] | Heard:
     """Submit audio -> transcript, in which Whisper identifies the language unless it is given
-    or speechbrain identifies it first; a video without audio has nothing to hear."""
+    or speechbrain identifies it first; a video without audio has nothing to hear. `audio`:
+    the part of it to hear (a segment's), else the whole track."""
     if not media.has_audio:
         return Heard(
             language=LanguageResult(code=None, probability=None, method="none"), transcript=None
         )
-    audio = audio_track.submit(video)
+    audio = audio or audio_track.submit(video)
     language: LanguageResult | PrefectFuture[LanguageResult] | None = None
     if options.language != "auto":
         language = LanguageResult(code=options.language, probability=None, method="forced")
@@ -94,12 +97,15 @@ def submit_speech(
     return transcript.submit(video, audio, language, whisper)
 
 
-def keep_transcript(video: VideoRef, text: Transcript, whisper_model: str) -> WorkFile | None:
-    """`text` as a JSON work file named by language and model; None when nothing was said (it
-    is kept when speech was heard but no word came of it: the manifest says so)."""
+def keep_transcript(
+    video: VideoRef, text: Transcript, whisper_model: str, folder: Path | None = None
+) -> WorkFile | None:
+    """`text` as a JSON work file named by language and model, in `folder` (where its audio is:
+    a segment's own) or the video's work folder; None when nothing was said (it is kept when
+    speech was heard but no word came of it: the manifest says so)."""
     if not text.segments and not text.untranscribed:
         return None
-    path = video.work_dir / f"transcript-{text.language}-{_slug(whisper_model)}.json"
+    path = (folder or video.work_dir) / f"transcript-{text.language}-{_slug(whisper_model)}.json"
     return keep(video, [text.save(path)])[0]
 
 

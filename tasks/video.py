@@ -93,14 +93,14 @@ def final_video(
     if encoded.final is not None:  # burned in the first decode
         return encoded.final, how
     rendition = encoded.renditions[plan.final_label]
+    # Beside its rendition: the video's work folder, or the folder of a segmented run's joins.
+    out = plan.final_path(rendition.path.parent)
     if how == "none" or subtitles is None:  # (no subtitles, no cues: `how` is "none")
-        made = copy_video(rendition.local(), plan.final_path(video.work_dir))
+        made = copy_video(rendition.local(), out)
     elif how == "soft":
         text = Transcript.load(heard.transcript.local()) if heard.transcript else None
         language = text.track_language if text else heard.language.code
-        made = mux_soft_subtitles(
-            rendition.local(), subtitles.srt.local(), plan.final_path(video.work_dir), language
-        )
+        made = mux_soft_subtitles(rendition.local(), subtitles.srt.local(), out, language)
     else:  # burned in a decode of its own, beside the first
         burn = plan.burned_encode(video.work_dir, subtitles.srt.local())
         burned = encode_pass(video.path, plan.codec, [burn], copy_audio=plan.copy_audio)

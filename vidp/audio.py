@@ -13,12 +13,19 @@ __all__ = ["SAMPLE_RATE", "extract_audio", "load_audio"]
 SAMPLE_RATE = 16_000
 
 
-def extract_audio(video: Path, out: Path) -> Path:
-    """Write the first audio stream as 16 kHz mono 16-bit WAV."""
+def extract_audio(
+    video: Path | str, out: Path, start_s: float = 0.0, duration_s: float | None = None
+) -> Path:
+    """Write the first audio stream as 16 kHz mono 16-bit WAV: all of it, or `duration_s` from
+    `start_s` (a segment's, from a file or a URL ffmpeg reads in ranges)."""
+    where = video if isinstance(video, str) else media_arg(video)
+    span = ["-ss", f"{start_s:.6f}"] if start_s else []
+    span += ["-t", f"{duration_s:.6f}"] if duration_s is not None else []
     run_ffmpeg(
         [
+            *span,
             "-i",
-            media_arg(video),
+            where,
             "-map",
             "0:a:0",
             "-vn",

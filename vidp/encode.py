@@ -24,6 +24,7 @@ __all__ = [
     "FrameSample",
     "Thumbnails",
     "PassFiles",
+    "Part",
     "DETECTOR_SIZE",
     "frame_time",
     "target_size",
@@ -87,19 +88,41 @@ class Encode:
 
 @dataclass(frozen=True)
 class FrameSample:
-    """JPEGs at `fps` for the detector, `000001.jpg` on, longest side at most 640 px."""
+    """JPEGs at `fps` for the detector, `<prefix>000001.jpg` on, longest side at most 640 px."""
 
     out_dir: Path
     fps: float
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
 class Thumbnails:
-    """One JPEG at each of `times` (or the first frame after it), `thumb_01.jpg` on."""
+    """One JPEG at each of `times` (or the first frame after it), `thumb_<first>.jpg` on
+    (`thumb_01.jpg` by default)."""
 
     out_dir: Path
     times: tuple[float, ...]
     size: tuple[int, int]
+    first: int = 1
+
+
+@dataclass(frozen=True)
+class Part:
+    """`frames` frames of the source, from the first shown after `seek_s`, and no audio: one
+    segment of a video that several workers encode (`vidp.segments`)."""
+
+    seek_s: float
+    frames: int
+
+    @property
+    def input_args(self) -> list[str]:
+        # ffmpeg decodes from the keyframe before `seek_s` and drops every frame shown before it.
+        return ["-ss", f"{self.seek_s:.6f}"]
+
+    @property
+    def filters(self) -> str:
+        """Its frames only, their times from zero as each encode of the whole video has them."""
+        return f"trim=end_frame={self.frames},setpts=PTS-STARTPTS"
 
 
 class PassFiles(NamedTuple):
@@ -176,16 +199,18 @@ def subtitle_font() -> Path:
 
 
 def encode_pass(
-    source: Path,
+    source: Path | str,
     codec: VideoCodec | None,
     encodes: Sequence[Encode] = (),
     frames: FrameSample | None = None,
     thumbnails: Thumbnails | None = None,
     copy_audio: bool = False,
+    part: Part | None = None,
 ) -> PassFiles:
-    """Make all of these from one decode of `source`: each size is scaled once and every encode
-    at that size shares it; the audio is re-encoded as AAC, or copied when it already is
-    (`copy_audio`). Outputs appear whole or not at all.
+    """Make all of these from one decode of `source` (a file, or a URL ffmpeg reads in ranges):
+    each size is scaled once and every encode at that size shares it; the audio is re-encoded
+    as AAC, or copied when it already is (`copy_audio`). Only `part` of the source when given,
+    without audio, its times starting at zero. Outputs appear whole or not at all.
 
     The `subtitles` filter takes its file name inside the filter graph, where `:`, `'`, `[`, `,`
     and `\\` are syntax: ffmpeg runs in a private folder holding `burnN.srt` and the font, so the
@@ -193,10 +218,12 @@ def encode_pass(
     """
     graph = _Graph()
     sizes = list(dict.fromkeys(e.size for e in encodes))
-    branches = graph.split("0:v", len(sizes) + (frames is not None) + (thumbnails is not None))
+    video = graph.chain("0:v", part.filters) if part else "0:v"
+    branches = graph.split(video, len(sizes) + (frames is not None) + (thumbnails is not None))
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidp-pass-")))
-        args = ["-i", media_arg(source)]
+        where = source if isinstance(source, str) else media_arg(source)
+        args = [*(part.input_args if part else []), "-i", where]
         outputs: list[str] = []
         for branch, size in zip(branches, sizes, strict=False):
             same = [e for e in encodes if e.size == size]
@@ -206,9 +233,11 @@ def encode_pass(
                     pad = graph.chain(pad, _burn(encode.subtitles, scratch, graph.pads))
                 draft = stack.enter_context(atomic_file(encode.out))
                 assert codec is not None, "encodes need a codec"
-                outputs += ["-map", f"[{pad}]", "-map", "0:a:0?", *codec.args(len(encodes))]
-                audio = ["-c:a", "copy"] if copy_audio else _AAC
-                outputs += ["-pix_fmt", "yuv420p", *audio, "-movflags", "+faststart"]
+                outputs += ["-map", f"[{pad}]", *codec.args(len(encodes)), "-pix_fmt", "yuv420p"]
+                if part is None:
+                    audio = ["-c:a", "copy"] if copy_audio else _AAC
+                    outputs += ["-map", "0:a:0?", *audio]
+                outputs += ["-movflags", "+faststart"]
                 outputs.append(media_arg(draft))
         rest = branches[len(sizes) :]
         if frames is not None:
@@ -218,12 +247,14 @@ def encode_pass(
             )
             pad = graph.chain(rest.pop(0), f"fps={frames.fps},{scale}")
             frames_draft = stack.enter_context(atomic_dir(frames.out_dir))
-            outputs += ["-map", f"[{pad}]", "-q:v", "2", _pattern(frames_draft, "%06d.jpg")]
+            pattern = _pattern(frames_draft, f"{frames.prefix}%06d.jpg")
+            outputs += ["-map", f"[{pad}]", "-q:v", "2", pattern]
         if thumbnails is not None:
             w, h = thumbnails.size
             pad = graph.chain(rest.pop(0), f"select='{_select_at(thumbnails.times)}',scale={w}:{h}")
             thumbs_draft = stack.enter_context(atomic_dir(thumbnails.out_dir))
             outputs += ["-map", f"[{pad}]", "-fps_mode", "passthrough", "-q:v", "3"]
+            outputs += ["-start_number", str(thumbnails.first)]
             outputs.append(_pattern(thumbs_draft, "thumb_%02d.jpg"))
         if not outputs:
             return PassFiles([], [], [])

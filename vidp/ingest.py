@@ -58,6 +58,8 @@ class VideoRef(BaseModel):
         """A token of this machine's work folder: renewed whenever the folder is recreated."""
         marker = self.work_dir / ".generation"
         if not marker.exists():
+            # A worker that runs one segment of the video made no work folder for it yet.
+            self.work_dir.mkdir(parents=True, exist_ok=True)
             draft = self.work_dir / f".generation-{uuid.uuid4().hex}"
             draft.write_text(uuid.uuid4().hex)
             try:

@@ -52,6 +52,7 @@ __all__ = [
     "Timings",
     "Transcript",
     "VideoFile",
+    "VideoSegment",
     "build_manifest",
     "manifest_schema",
     "validate_manifest",
@@ -150,6 +151,15 @@ class Transcript(_Part):
     )
 
 
+class VideoSegment(_Part):
+    """One segment of a video that several workers processed, and the run that did."""
+
+    index: int = Field(ge=0)
+    start_s: float = Field(ge=0, description="Its first frame's time.")
+    end_s: float = Field(gt=0, description="The next segment's start, or the video's end.")
+    flow_run_id: str = Field(description="The process-segment flow run whose result was used.")
+
+
 class Subtitles(_Part):
     """The transcript as subtitle files."""
 
@@ -218,6 +228,12 @@ class Manifest(_Part):
     )
     final_video: FinalVideo
     thumbnails: list[str] = Field(description="URIs of evenly spaced JPEG stills.")
+    segments: list[VideoSegment] = Field(
+        default_factory=list,
+        exclude_if=lambda v: not v,
+        description="The segments the video was spread over, in order, when it was (one "
+        "process-segment run each, joined); absent when one run processed it whole.",
+    )
     timings_s: Timings
     parameters: dict[str, Any] = Field(
         description="The run's parameters as resolved (defaults filled in)."
@@ -300,6 +316,7 @@ class Results(BaseModel):
     final: FinalFile
     thumbnails: list[WorkFile]
     parameters: dict[str, Any]
+    video_segments: list[VideoSegment] = []
 
     def files(self) -> dict[str, WorkFile]:
         """Published key -> work file, for every output."""
@@ -360,6 +377,7 @@ def build_manifest(
         renditions=[VideoFile(**video(x, f"renditions/{x.label}.mp4")) for x in r.renditions],
         final_video=FinalVideo(**video(r.final, "final.mp4")),
         thumbnails=[uris[f"thumbnails/{PurePosixPath(f.name).name}"] for f in r.thumbnails],
+        segments=r.video_segments,
         timings_s=Timings(**{k: round(v, 3) for k, v in timings_s.items()}),
         parameters=r.parameters,
         pipeline_version=__version__,

@@ -12,6 +12,8 @@ __all__ = [
     "Preset",
     "ProcessOptions",
     "RESOLUTION_HEIGHTS",
+    "AUTO_SEGMENT_S",
+    "AUTO_SEGMENT_FROM_S",
 ]
 
 Resolution = Literal["360p", "480p", "720p", "1080p"]
@@ -20,6 +22,11 @@ Preset = Literal[
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
 ]
 RESOLUTION_HEIGHTS: dict[str, int] = {"360p": 360, "480p": 480, "720p": 720, "1080p": 1080}
+# Automatic segments: each costs a run's start on a worker (its process, imports and models:
+# 5-8 CPU s on 2 cores) against about 2 CPU s of work per second of 1080p video.
+AUTO_SEGMENT_S = 120.0
+AUTO_SEGMENT_FROM_S = 300.0
+MIN_SEGMENT_S = 10.0
 
 
 class ProcessOptions(BaseModel):
@@ -64,6 +71,14 @@ class ProcessOptions(BaseModel):
         description="faster-whisper model: a size name, a hub id or a local directory; empty: "
         "the worker's VIDP_WHISPER_MODEL (default base).",
     )
+    segment_s: float | None = Field(
+        None,
+        ge=0,
+        description="Spread the video over the pool's workers in segments of about this many "
+        "seconds (process-segment runs, joined after); 0: never; empty: automatic (segments of "
+        f"{AUTO_SEGMENT_S:g} s for videos of {AUTO_SEGMENT_FROM_S:g} s and more, where a "
+        "process-segment deployment exists).",
+    )
 
     @field_validator("resolutions")
     @classmethod
@@ -81,6 +96,21 @@ class ProcessOptions(BaseModel):
                 f"unknown language {value!r}: use 'auto' or a code Whisper knows, such as 'en' or 'fr'"
             )
         return value
+
+    @field_validator("segment_s")
+    @classmethod
+    def _long_enough(cls, value: float | None) -> float | None:
+        if value and value < MIN_SEGMENT_S:
+            raise ValueError(f"segments last at least {MIN_SEGMENT_S:g} s (0: no segments)")
+        return value
+
+    def segment_length(self, duration_s: float) -> float | None:
+        """How long a video's segments are, where it is long enough to spread over workers; None
+        where it is not (or `segment_s` is 0)."""
+        length = self.segment_s
+        if length is None:
+            length = AUTO_SEGMENT_S if duration_s >= AUTO_SEGMENT_FROM_S else 0
+        return length if length and duration_s >= 1.5 * length else None
 
     @property
     def final_resolution(self) -> str:

@@ -100,6 +100,23 @@ class OutputPlan(BaseModel):
         """The detector's frames, made by the first decode."""
         return frame_sample(work_dir, self.sample_fps)
 
+    def part_frames(self, folder: Path, index: int) -> FrameSample:
+        """A segment's detector frames, in its own folder, named after it: the names of all
+        segments' frames differ and sort in time order."""
+        return FrameSample(
+            frame_sample(folder, self.sample_fps).out_dir, self.sample_fps, f"s{index:04d}-"
+        )
+
+    def part_thumbnails(self, folder: Path, start_s: float, end_s: float) -> Thumbnails | None:
+        """The thumbnails that fall in a segment (times from its start), numbered as in the
+        whole video; None when none does."""
+        inside = [(i, t) for i, t in enumerate(self.thumbnail_times) if start_s <= t < end_s]
+        whole = self.thumbnails(folder)
+        if whole is None or not inside:
+            return None
+        times = tuple(round(t - start_s, 3) for _, t in inside)
+        return Thumbnails(whole.out_dir, times, whole.size, first=inside[0][0] + 1)
+
     def thumbnails(self, work_dir: Path) -> Thumbnails | None:
         """The thumbnails, or None when none are asked for."""
         if not self.thumbnail_times:

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         description="Deployment that runs the model work (e.g. 'analyze-gpu/default' on a GPU "
         "pool); unset runs everything in-process.",
     )
+    segment_deployment: str = Field(
+        "process-segment/default",
+        description="Deployment that runs one segment of a long video (see the segment_s "
+        "option); empty: never spread a video over workers.",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run.")
     max_duration_s: float = Field(4 * 3600, gt=0, description="Longer videos are rejected.")
     ffmpeg_timeout_s: float = Field(

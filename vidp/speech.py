@@ -42,6 +42,7 @@ __all__ = [
     "Segment",
     "Transcript",
     "speech_spans",
+    "speech_pieces",
     "language_windows",
     "identify_language",
     "transcribe",
@@ -121,6 +122,12 @@ def speech_spans(audio: np.ndarray, pause_s: float = _SPEECHBRAIN_PAUSE_S) -> li
     from faster_whisper.vad import get_speech_timestamps
 
     return [(c["start"], c["end"]) for c in get_speech_timestamps(audio, _vad_options(pause_s))]
+
+
+def speech_pieces(audio: np.ndarray) -> list[tuple[float, float]]:
+    """The pieces of speech (seconds) that `transcribe` hears and decodes one by one: a cut
+    between two of them cuts no piece the transcription of the whole would have heard."""
+    return [(s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in speech_spans(audio, _PIECE_PAUSE_S)]
 
 
 def _vad_options(pause_s: float) -> VadOptions:

@@ -29,6 +29,7 @@ __all__ = [
     "Writer",
     "at",
     "served",
+    "read_in_place",
     "LocalStore",
 ]
 
@@ -139,6 +140,16 @@ def served(uri: str, role: str, forms: str, error: type[Exception]) -> Store:
         raise error(f"unsupported {role} {uri!r}: {e}") from None
     except UnsupportedStorage:
         raise error(f"unsupported {role} {uri!r}: give {forms}") from None
+
+
+def read_in_place(uri: str, expiry_s: int) -> Path | str:
+    """Where ffmpeg reads the stored file `uri` without a copy: its path, or a signed HTTP URL
+    that ffmpeg reads in ranges (valid `expiry_s`). UnsupportedStorage where there is neither."""
+    store = at(uri)
+    where = store.local_path(uri) or store.link(uri, expiry_s)
+    if where is None:
+        raise UnsupportedStorage(f"{uri} cannot be read in place: no path and no signed URL")
+    return where
 
 
 def _s3() -> Store:

@@ -44,3 +44,12 @@ def test_without_a_store_files_stay_on_their_machine(work_root: Path) -> None:
     assert files_scope(VIDEO).startswith(f"{work_root}#")
     with pytest.raises(FileNotFoundError, match="no VIDP_WORK_STORE set"):
         WorkFile(video=VIDEO, name="elsewhere.wav").local()
+
+
+def test_a_machine_that_never_saw_the_video_gets_a_work_folder_for_its_cache_keys(
+    tmp_path: Path, vidp_env
+) -> None:
+    # A worker that runs one segment of a video: no ingest made its work folder there.
+    vidp_env(VIDP_WORK_DIR=str(tmp_path / "segment-worker"))
+    token = VIDEO.generation()
+    assert VIDEO.work_dir.is_dir() and VIDEO.generation() == token

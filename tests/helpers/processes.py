@@ -77,11 +77,15 @@ def vidp(*args: str, env: dict[str, str | None] | None = None) -> subprocess.Com
 
 
 @contextmanager
-def process_worker(pool: str, log: Path, env: dict[str, str] | None = None) -> Iterator[None]:
-    """A real `prefect worker start --pool POOL` in the background while the block runs."""
+def process_worker(
+    pool: str, log: Path, env: dict[str, str] | None = None, limit: int | None = None
+) -> Iterator[None]:
+    """A real `prefect worker start --pool POOL` in the background while the block runs, taking
+    at most `limit` runs at once when given."""
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool],
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool]
+            + (["--limit", str(limit)] if limit else []),
             cwd=REPO,
             env=env or dict(os.environ),
             stdout=out,
