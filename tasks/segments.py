@@ -214,7 +214,9 @@ def _merged_speech(
 def _merged_subtitles(
     video: VideoRef, parts: list[PartResult], folder: Path
 ) -> SubtitleFiles | None:
-    """The segments' cues, as they burned them, in one SRT and WebVTT."""
+    """The segments' cues, as they burned them, in one SRT and WebVTT, named by the segments'
+    own (whose names say the language and the model)."""
+    made = [p for p in parts if p.subtitles is not None]
     cues = merge_cues(
         [
             (
@@ -222,13 +224,15 @@ def _merged_subtitles(
                 p.segment.end_s,
                 parse_srt(p.subtitles.srt.local().read_text("utf-8")),
             )
-            for p in parts
+            for p in made
             if p.subtitles is not None
         ]
     )
     if not cues:
         return None
-    srt, vtt = folder / "subtitles.srt", folder / "subtitles.vtt"
+    names = ",".join(p.subtitles.srt.name for p in made if p.subtitles is not None)
+    stem = f"subtitles-{hashlib.sha256(names.encode()).hexdigest()[:12]}"
+    srt, vtt = folder / f"{stem}.srt", folder / f"{stem}.vtt"
     write_subtitles(cues, srt, vtt)
     srt_file, vtt_file = keep(video, [srt, vtt])
     return SubtitleFiles(srt=srt_file, vtt=vtt_file, cues=len(cues))

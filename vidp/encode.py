@@ -25,6 +25,7 @@ __all__ = [
     "Thumbnails",
     "PassFiles",
     "Part",
+    "AAC",
     "DETECTOR_SIZE",
     "frame_time",
     "target_size",
@@ -39,7 +40,7 @@ __all__ = [
 
 Encoder = Literal["libx264", "h264_nvenc"]
 
-_AAC = ["-c:a", "aac", "-b:a", "128k"]
+AAC = ["-c:a", "aac", "-b:a", "128k"]  # every run's audio, unless the source's is AAC already
 # x264's presets onto NVENC's p1 (fastest) .. p7 (best), so one option means the same on both.
 _NVENC_PRESETS = {
     "ultrafast": "p1",
@@ -235,7 +236,7 @@ def encode_pass(
                 assert codec is not None, "encodes need a codec"
                 outputs += ["-map", f"[{pad}]", *codec.args(len(encodes)), "-pix_fmt", "yuv420p"]
                 if part is None:
-                    audio = ["-c:a", "copy"] if copy_audio else _AAC
+                    audio = ["-c:a", "copy"] if copy_audio else AAC
                     outputs += ["-map", "0:a:0?", *audio]
                 outputs += ["-movflags", "+faststart"]
                 outputs.append(media_arg(draft))

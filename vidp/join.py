@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vidp.detect import Detection
+from vidp.encode import AAC
 from vidp.ffmpeg import media_arg, run_ffmpeg
 from vidp.languages import Assigned, Span, dominant, merge
 from vidp.speech import LanguageResult, Segment, Transcript, Word
@@ -23,14 +24,12 @@ __all__ = [
     "merge_detections",
 ]
 
-_AAC = ["-c:a", "aac", "-b:a", "128k"]  # as every encode of a whole video has it
-
 
 def whole_audio(source: Path | str, out: Path, copy: bool) -> Path:
     """The first audio stream of the whole source, once, for every joined video: copied when
     it is AAC already (`copy`), else encoded as the unsegmented encodes do."""
     where = source if isinstance(source, str) else media_arg(source)
-    audio = ["-c:a", "copy"] if copy else _AAC
+    audio = ["-c:a", "copy"] if copy else AAC
     run_ffmpeg(["-i", where, "-map", "0:a:0", "-vn", *audio, "-f", "mp4"], out=out)
     return out
 
