@@ -24,8 +24,8 @@ __all__ = ["WorkFile", "keep", "files_scope", "machine_scope"]
 
 
 class WorkFile(BaseModel):
-    """A file in a video's work folder. A name with a folder part belongs to a folder that a
-    task wrote whole, and is fetched whole."""
+    """A file in a video's work folder. A name with a folder part belongs to a folder (one that
+    a task wrote whole, or a segment's), fetched whole by a machine that lacks it."""
 
     video: VideoRef
     name: str
@@ -56,7 +56,9 @@ class WorkFile(BaseModel):
         folder, _, _ = self.name.rpartition("/")
         missing = f"{self.name} is not in {store}/{self.video.video_id}/"
         try:
-            if folder:
+            # A folder this machine lacks is fetched whole; where this machine has the folder
+            # (a segment's, which its run fills file by file), the one file.
+            if folder and not (self.video.work_dir / folder).exists():
                 with atomic_dir(self.video.work_dir / folder) as draft:
                     storage.at(store).get_folder(self.video.uri(folder), draft)
             else:

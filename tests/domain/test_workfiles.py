@@ -38,6 +38,20 @@ def test_files_and_folders_travel_through_the_store(s3, tmp_path: Path, vidp_env
         WorkFile(video=VIDEO, name="never.jpg").local()
 
 
+def test_a_file_of_a_folder_this_machine_has_in_part_is_fetched_alone(
+    s3, tmp_path: Path, vidp_env
+) -> None:
+    # A segment's folder: one machine made its subtitles, another (running the same segment's
+    # encode) has the folder with its own audio in it, and no subtitles yet.
+    s3.create_bucket(Bucket="part-store")
+    vidp_env(VIDP_WORK_DIR=str(tmp_path / "machine-a"), VIDP_WORK_STORE="s3://part-store/w")
+    srt = keep(VIDEO, [make(VIDEO, "part-0000311-200/transcript.srt", b"1")])[0]
+    vidp_env(VIDP_WORK_DIR=str(tmp_path / "machine-b"))
+    make(VIDEO, "part-0000311-200/audio-16k.wav", b"RIFF")
+    assert srt.local().read_bytes() == b"1"
+    assert (VIDEO.work_dir / "part-0000311-200" / "audio-16k.wav").read_bytes() == b"RIFF"
+
+
 def test_without_a_store_files_stay_on_their_machine(work_root: Path) -> None:
     made = WorkFile.at(VIDEO, make(VIDEO, "audio.wav", b"RIFF"))
     assert made.local().read_bytes() == b"RIFF"
