@@ -10,9 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prefect import get_run_logger, task
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun, WorkPoolStatus
 from prefect.context import TaskRunContext
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import wait_for_flow_run
 from prefect.futures import as_completed
 from prefect.runtime import flow_run
@@ -216,21 +218,16 @@ def _merged_subtitles(
 ) -> SubtitleFiles | None:
     """The segments' cues, as they burned them, in one SRT and WebVTT, named by the segments'
     own (whose names say the language and the model)."""
-    made = [p for p in parts if p.subtitles is not None]
+    made = [(p.segment, p.subtitles) for p in parts if p.subtitles is not None]
     cues = merge_cues(
         [
-            (
-                p.segment.start_s,
-                p.segment.end_s,
-                parse_srt(p.subtitles.srt.local().read_text("utf-8")),
-            )
-            for p in made
-            if p.subtitles is not None
+            (segment.start_s, segment.end_s, parse_srt(files.srt.local().read_text("utf-8")))
+            for segment, files in made
         ]
     )
     if not cues:
         return None
-    names = ",".join(p.subtitles.srt.name for p in made if p.subtitles is not None)
+    names = ",".join(files.srt.name for _, files in made)
     stem = f"subtitles-{hashlib.sha256(names.encode()).hexdigest()[:12]}"
     srt, vtt = folder / f"{stem}.srt", folder / f"{stem}.vtt"
     write_subtitles(cues, srt, vtt)
@@ -242,10 +239,6 @@ def ready_deployment(name: str, asked: bool) -> str | None:
     """`name` where a run can spread over the pool: the deployment exists and its work pool
     has a worker online, or segments were `asked` for (they wait for a worker, with a warning).
     Otherwise None; where segments were asked for and there is no such deployment, the reason."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.objects import WorkPoolStatus
-    from prefect.exceptions import ObjectNotFound
-
     with get_client(sync_client=True) as client:
         try:
             deployment = client.read_deployment_by_name(name)
