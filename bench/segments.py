@@ -20,7 +20,9 @@ comes from a cache. The clock runs from `run_deployment` to the end of the run a
 reports it. Reported: wall and the workers' CPU seconds; and from Prefect's own timestamps,
 where the spread run's time went: until the last segment run was created (ingest, probe,
 audio, planning), each segment run's wait for a worker and its own time, and after the last
-segment's end (the join, the quality gate, publishing).
+segment's end (the join, the quality gate, publishing). And against the one worker's run: the
+final video's frames (packets) and the transcript's words (edit distance over the one run's
+words: issue 24's target is 2 %).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import psutil
 from run import REPO, SETTINGS, Bench, _make_clip, machine, stop, whisper_base
 
@@ -186,6 +189,29 @@ def breakdown(parent: Any) -> dict[str, Any]:
     }
 
 
+def outputs(out: Path) -> dict[str, Any]:
+    """The final video's frame count and the transcript's words of the run published to `out`."""
+    from vidp.speech import Transcript
+
+    manifest = json.loads(next(out.glob("*/manifest.json")).read_text())
+    with av.open(manifest["final_video"]["uri"]) as container:
+        frames = sum(1 for p in container.demux(video=0) if p.size)
+    text = Transcript.load(Path(manifest["transcript"]["uri"]))
+    said = [w.word.strip().lower().strip(".,!?¡¿") for s in text.segments for w in s.words]
+    return {"frames": frames, "words": said}
+
+
+def word_edits(a: list[str], b: list[str]) -> int:
+    """Levenshtein distance over words: the clip repeats itself, which misleads difflib."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
 def _s(a: datetime | None, b: datetime | None) -> float | None:
     return round((a - b).total_seconds(), 2) if a and b else None
 
@@ -213,6 +239,7 @@ def main() -> None:
     )
     pool = Pool(bench, args.query_s)
     results: dict[str, Any] = {}
+    published: dict[str, dict[str, Any]] = {}  # the first scenario's outputs, to compare with
     try:
         for count in (int(n) for n in args.workers.split(",")):
             name = f"{count}-workers"
@@ -223,6 +250,12 @@ def main() -> None:
             result = run_once(pool, clip, segment_s, work / f"out-{name}")
             result["cpu_s"] = round(pool.workers_cpu_s() - cpu_before, 2)
             pool.stop_workers()
+            made = outputs(work / f"out-{name}")
+            result["frames"] = made["frames"]
+            if (whole := published.setdefault("whole", made)) is not made:
+                result["words_changed_pct"] = round(
+                    100 * word_edits(whole["words"], made["words"]) / len(whole["words"]), 2
+                )
             results[name] = result
             print(f"  {name:<10} {json.dumps(result)}", flush=True)
     finally:

@@ -94,3 +94,25 @@ def test_compose_gateway_and_workers_share_the_catalog() -> None:
     assert f"CREATE DATABASE {database}" in init, "postgres creates the catalog's database"
     assert "vidp catalog upgrade" in services["setup"]["command"][-1], "its schema by the command"
     assert gateway["command"][:2] == ["vidp", "gateway"] and "8000:8000" in gateway["ports"]
+
+
+def test_compose_workers_poll_every_queue_the_cpu_deployments_use() -> None:
+    """No run waits for a worker that compose does not start; segments go one per worker."""
+    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    deployments = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    queues = {
+        d["work_pool"].get("work_queue_name", "default")
+        for d in deployments
+        if d["work_pool"]["name"] == "{{ $VIDP_CPU_POOL }}"
+    }
+    polled: dict[str, list[str]] = {}
+    for name, service in services.items():
+        command = service.get("command", [])
+        if command[:3] == ["prefect", "worker", "start"]:
+            queue = command[command.index("--work-queue") + 1]
+            polled.setdefault(queue, []).append(name)
+    assert queues == {"default", "segments"} == set(polled)
+    segments = services[polled["segments"][0]]
+    assert segments["command"][-2:] == ["--limit", "1"]
+    assert segments["environment"]["PREFECT_WORKER_QUERY_SECONDS"] == "2"
+    assert segments["environment"]["VIDP_WORK_STORE"].startswith("s3://"), "parts read in place"
