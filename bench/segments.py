@@ -15,8 +15,9 @@ The workers share one work folder (one machine) and poll at Prefect's default
 (PREFECT_WORKER_QUERY_SECONDS, 10 s) unless `--query-s` says.
 
 Each scenario starts its workers fresh, then one run with the bench's settings (480p, burned
-subtitles, Whisper base, YOLO at 1 fps, CRF 23, preset medium) and a new work folder, so nothing
-comes from a cache. The clock runs from `run_deployment` to the end of the run as the API
+subtitles, Whisper base, YOLO at 1 fps, CRF 23, preset medium), a new work folder and Prefect's
+cache refreshed (PREFECT_TASKS_REFRESH_CACHE on the workers), so nothing comes from a cache: not
+even the audio and the ingest the one worker's run made before. The clock runs from `run_deployment` to the end of the run as the API
 reports it. Reported: wall and the workers' CPU seconds; and from Prefect's own timestamps,
 where the spread run's time went: until the last segment run was created (ingest, probe,
 audio, planning), each segment run's wait for a worker and its own time, and after the last
@@ -77,6 +78,7 @@ class Pool:
             "PREFECT_HOME": str(bench.work / "home-pool"),
             "VIDP_CPU_POOL": POOL,
             "VIDP_WHISPER_MODEL": bench.whisper_dir,
+            "PREFECT_TASKS_REFRESH_CACHE": "true",
         }
         if query_s is not None:
             self.env["PREFECT_WORKER_QUERY_SECONDS"] = str(query_s)

@@ -33,6 +33,7 @@ from vidp.join import (
 )
 from vidp.options import ProcessOptions
 from vidp.outputs import OutputPlan
+from vidp.preload import preload
 from vidp.probe import MediaInfo
 from vidp.segments import Segment, plan_segments, video_frames
 from vidp.speech import Transcript, speech_pieces
@@ -282,6 +283,9 @@ def process_in_segments(
         run_segment.submit(deployment, video, video.uri(), s, media, plan, options)
         for s in segments
     ]
+    # The checks of the joined result import great-expectations (3 s of a core): while the
+    # segments work rather than after them (the detector is theirs to load, not this run's).
+    preload(None)
     for done, future in enumerate(as_completed(runs), start=1):
         ended = future.result()
         progress(

@@ -8,7 +8,8 @@ server (on the PostgreSQL the doc starts) logs an error.
 What the harness adds, as a newcomer would: a video named `clip.mp4`; the offline detector
 weights the doc says an offline worker needs; a PREFECT_HOME, PostgreSQL data folder, work folder
 and catalog of its own (a fresh user's); the wait the doc asks for before listing the results; and
-`deployments/local-postgres.sh stop` at the end."""
+`deployments/local-postgres.sh stop` at the end. Then the long video of "A long video over several
+workers" (`long.mp4`, 130 s, in 60 s segments) over a worker per core, as that section has it."""
 
 from __future__ import annotations
 
@@ -184,10 +185,14 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"something already serves port {port}"
     deploy = shell_blocks("deploy.md", "On one machine")
     gateway = shell_blocks("gateway.md", "Try it on one machine")
-    assert len(deploy) == 5 and len(gateway) == 2, "a block was added: say what it needs below"
+    spread = shell_blocks("deploy.md", "A long video over several workers")
+    assert len(deploy) == 5 and len(gateway) == 2 and len(spread) == 2, (
+        "a block was added: say what it needs below"
+    )
 
     repo = fresh_copy(tmp_path / "vidp")
-    clip = make_clip(repo / "clip.mp4", duration_s=4, size=(320, 180), still=asset("cat.jpg"))
+    cat = asset("cat.jpg")
+    clip = make_clip(repo / "clip.mp4", duration_s=4, size=(320, 180), still=cat)
     video_id = hashlib.sha256(clip.read_bytes()).hexdigest()[:16]
     (tmp_path / "logs").mkdir()
     s3 = boto3.client(
@@ -205,7 +210,7 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
         with ExitStack() as stack:  # closed last to first: gateway, worker, S3, server
             term = {
                 n: stack.enter_context(Terminal(f"terminal-{n}", repo, env, logs))
-                for n in range(1, 6)
+                for n in range(1, 7)
             }
             # First: make install, then the server in the foreground.
             term[1].paste(deploy[0])
@@ -245,6 +250,31 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
                 (str(run.id), "Completed")
             ]
             assert len(runs_of("process-video/default")) == 1
+
+            # A long video over a worker per core: the single worker stopped (Ctrl-C in the
+            # third terminal), the segments' workers and the one for whole runs in a new one.
+            term[3].__exit__()
+            term[6].paste(spread[0])
+            term[6].wait_for(
+                lambda: term[6].output().count("started!") == 3, "no three workers", 120
+            )
+            long = make_clip(repo / "long.mp4", duration_s=130, size=(320, 180), still=cat)
+            term[4].run(spread[1], timeout_s=900)
+            long_id = hashlib.sha256(long.read_bytes()).hexdigest()[:16]
+            body = s3.get_object(Bucket="media", Key=f"processed/{long_id}/manifest.json")["Body"]
+            manifest = json.loads(body.read())
+            validate_manifest(manifest)
+            segments = manifest["segments"]
+            assert [s["index"] for s in segments] == [0, 1] and segments[0]["start_s"] < 0.05
+            assert segments[-1]["end_s"] == pytest.approx(manifest["media"]["duration_s"], abs=0.05)
+            # Each segment's run was taken by a segment worker, one each.
+            taken = term[6].output()
+            assert {
+                name
+                for name in ("segments-0", "segments-1")
+                for s in segments
+                if f"Worker '{name}' submitting flow run '{s['flow_run_id']}'" in taken
+            } == {"segments-0", "segments-1"}, taken[-3000:]
     finally:
         server = (logs / "terminal-1.log").read_text(errors="replace")
         subprocess.run([repo / "deployments" / "local-postgres.sh", "stop"], env=env, check=False)

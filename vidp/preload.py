@@ -22,7 +22,7 @@ __all__ = ["LOAD_AT_ONCE_S", "all_to_do", "load_early", "preload"]
 LOAD_AT_ONCE_S = 60.0
 
 logger = logging.getLogger(__name__)
-_started: set[tuple[str, bool]] = set()
+_started: set[tuple[str | None, bool]] = set()
 _lock = threading.Lock()
 
 
@@ -66,28 +66,32 @@ def _detector(weights: str, warm: bool) -> None:
         detector.warm_up()
 
 
-def _load(detector_weights: str, prepare_gate: bool, whisper_model: str | None, warm: bool) -> None:
+def _load(
+    detector_weights: str | None, prepare_gate: bool, whisper_model: str | None, warm: bool
+) -> None:
     from vidp.quality import prepare
     from vidp.whisper_model import load_whisper
 
     if whisper_model:
         _quietly(lambda: load_whisper(whisper_model))
-    _quietly(lambda: _detector(detector_weights, warm))
+    if detector_weights:
+        _quietly(lambda: _detector(detector_weights, warm))
     if prepare_gate:
         _quietly(prepare)
 
 
 def preload(
-    detector_weights: str,
+    detector_weights: str | None,
     quality_gate: bool = True,
     gate_process: bool = False,
     whisper_model: str | None = None,
     warm: bool = True,
 ) -> None:
-    """Start loading the detector in a daemon thread, once per process and weights (Whisper's
-    `whisper_model` first, if given), and the quality gate's context after it, or in a process
-    of its own (`gate_process`: `vidp.quality.start_checker`). `warm`: run the detector's first
-    inference too (its predictor's set-up: without it, the first batch of frames pays it)."""
+    """Start loading the detector (none: `detector_weights` None) in a daemon thread, once per
+    process and weights (Whisper's `whisper_model` first, if given), and the quality gate's
+    context after it, or in a process of its own (`gate_process`: `vidp.quality.start_checker`).
+    `warm`: run the detector's first inference too (its predictor's set-up: without it, the
+    first batch of frames pays it)."""
     if quality_gate and gate_process:
         from vidp.quality import start_checker
 

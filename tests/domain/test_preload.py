@@ -3,6 +3,8 @@ will work (loading for a run served from the cache would cost seconds for nothin
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,3 +55,17 @@ def test_with_a_shared_work_store_a_new_machine_may_find_the_steps_done(
     vidp_env(VIDP_WORK_STORE="s3://work/vidp")  # only named: the decision reads nothing there
     assert not load_early(str(short_clip), refresh=False)
     assert load_early(str(short_clip), refresh=True)
+
+
+def test_a_run_that_spreads_its_video_loads_the_checks_and_not_the_detector() -> None:
+    """The segments detect; the run that waits for them only checks what they made."""
+    code = (
+        "import sys, threading\n"
+        "from vidp.preload import preload\n"
+        "preload(None)\n"
+        "[t.join() for t in threading.enumerate() if t.name == 'vidp-preload']\n"
+        "from vidp import quality\n"
+        "print(quality._batches.cache_info().currsize == 1, 'ultralytics' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "False"], done.stderr
