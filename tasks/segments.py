@@ -38,6 +38,7 @@ from vidp.probe import MediaInfo
 from vidp.segments import Segment, plan_segments, video_frames
 from vidp.speech import Transcript, speech_pieces
 from vidp.subtitles import parse_srt, write_subtitles
+from vidp.tasks.futures import still_working
 from vidp.tasks.part import PartResult
 from vidp.tasks.policies import CACHED, CACHED_FILES, STEP_TIMEOUT
 from vidp.tasks.speech import Heard, audio_track, keep_transcript
@@ -284,8 +285,10 @@ def process_in_segments(
         for s in segments
     ]
     # The checks of the joined result import great-expectations (3 s of a core): while the
-    # segments work rather than after them (the detector is theirs to load, not this run's).
-    preload(None)
+    # segments work rather than after them (the detector is theirs to load, not this run's);
+    # not for a re-run, whose segments and checks come from earlier runs and the cache.
+    if still_working(runs[-1], within_s=2.0):
+        preload(None)
     for done, future in enumerate(as_completed(runs), start=1):
         ended = future.result()
         progress(
