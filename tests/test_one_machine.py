@@ -110,6 +110,9 @@ class Terminal:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         """Ctrl-C for everything it started, then what is left is killed."""
         if self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGINT)
@@ -253,7 +256,7 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
 
             # A long video over a worker per core: the single worker stopped (Ctrl-C in the
             # third terminal), the segments' workers and the one for whole runs in a new one.
-            term[3].__exit__()
+            term[3].close()
             term[6].paste(spread[0])
             term[6].wait_for(
                 lambda: term[6].output().count("started!") == 3, "no three workers", 120
