@@ -2,17 +2,19 @@
 
 `process-video` starts one run of this deployment per segment (`vidp.segments`), on whichever
 workers of the pool are free, and waits for them. A run reads its segment of the stored source
-in place, hears its audio, burns its own subtitle cues and detects animals in its frames; its
+in place, hears its audio, burns its own subtitle cues and detects animals in its frames (the
+hearing and detecting by `analyze-gpu` on the GPU pool where VIDP_GPU_DEPLOYMENT is set); its
 result is persisted, so the run that asked reads it from the shared result storage.
 """
 
 from __future__ import annotations
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from vidp.analysis import AnalysisModels
+from vidp.analysis import AnalysisModels, VideoPart
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
 from vidp.outputs import OutputPlan
@@ -22,8 +24,9 @@ from vidp.segments import Segment
 from vidp.settings import get_settings
 from vidp.tasks.animals import detect_frames
 from vidp.tasks.futures import result_or_cause, still_working, value
-from vidp.tasks.part import PartResult, encode_part, part_audio
-from vidp.tasks.speech import submit_speech
+from vidp.tasks.part import PartResult, burn_part, encode_part, part_audio, part_folder
+from vidp.tasks.remote import analyze_remotely, remote_speech
+from vidp.tasks.speech import Heard, submit_speech
 from vidp.tasks.video import subtitle_files
 
 __all__ = ["process_segment"]
@@ -61,18 +64,39 @@ def process_segment(
             every segment, so that their pictures join).
         options: The processing options of the run that asked.
     """
-    models = AnalysisModels.resolve(options, get_settings())
-    audio = part_audio.submit(video, source, segment) if media.has_audio else None
-    heard = submit_speech(video, media, options, models.whisper_model, audio)
+    settings = get_settings()
+    models = AnalysisModels.resolve(options, settings)
+    remote = None
+    heard: PrefectFuture[Heard] | Heard
+    if settings.gpu_deployment:  # model work on the GPU pool; this run encodes meanwhile
+        part = VideoPart(video=video, segment=segment, media=media)
+        remote = analyze_remotely.submit(settings.gpu_deployment, source, options, part)
+        heard = remote_speech.submit(
+            video, remote, models.whisper_model, part_folder(video, segment)
+        )
+    else:
+        audio = part_audio.submit(video, source, segment) if media.has_audio else None
+        heard = submit_speech(video, media, options, models.whisper_model, audio)
     subtitles = subtitle_files.submit(video, heard, segment.duration_s)
-    encoded_f = encode_part.submit(video, source, segment, plan, subtitles)
-    if still_working(encoded_f):  # not a re-run served from the cache
+    # The final is burned as the plan says for a whole video: in the decode that makes the rest
+    # (which then waits for the subtitles), or in one of its own (where a GPU hears).
+    encoded_f = encode_part.submit(
+        video, source, segment, plan, subtitles if plan.one_pass else None
+    )
+    burned = None if plan.one_pass else burn_part.submit(video, source, segment, plan, subtitles)
+    if remote is None and still_working(encoded_f):  # not a re-run served from the cache
         preload(models.detector_weights, quality_gate=False)
     encoded = result_or_cause(encoded_f, heard, subtitles)
+    if burned is not None:
+        encoded = encoded.model_copy(update={"final": result_or_cause(burned, heard, subtitles)})
     return PartResult(
         segment=segment,
         heard=value(heard),
         subtitles=value(subtitles),
         encoded=encoded,
-        detections=detect_frames(encoded.frames, options, models.detector_weights),
+        detections=(
+            remote.result().detections  # on frames named as this run's encode names them
+            if remote is not None
+            else detect_frames(encoded.frames, options, models.detector_weights)
+        ),
     )

@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from vidp.audio import extract_audio
 from vidp.detect import Detection
-from vidp.encode import Part, encode_pass
+from vidp.encode import Encode, Part, encode_pass
 from vidp.ingest import VideoRef
-from vidp.outputs import OutputPlan
+from vidp.outputs import OutputPlan, part_frames
 from vidp.segments import Segment
 from vidp.storage import read_in_place
 from vidp.tasks.policies import CACHED_FILES, CACHED_ON_MACHINE, STEP_TIMEOUT
@@ -20,7 +20,14 @@ from vidp.tasks.speech import Heard
 from vidp.tasks.video import EncodedMedia, SubtitleFiles
 from vidp.workfiles import WorkFile, keep
 
-__all__ = ["PartResult", "part_folder", "part_audio", "encode_part"]
+__all__ = [
+    "PartResult",
+    "part_folder",
+    "part_audio",
+    "encode_part",
+    "burn_part",
+    "sample_part_frames",
+]
 
 
 class PartResult(BaseModel):
@@ -60,22 +67,19 @@ def encode_part(
     plan: OutputPlan,
     subtitles: SubtitleFiles | None,
 ) -> EncodedMedia:
-    """The segment's renditions, its final video (burned with its own cues when the plan burns
-    them), its detector frames and the thumbnails that fall in it, from one decode of its
-    frames; pictures only, since the whole video's audio is added once they are joined."""
+    """The segment's renditions, its final video (burned with its own `subtitles` when given
+    and the plan burns them), its detector frames and the thumbnails that fall in it, from one
+    decode of its frames; pictures only, since the whole video's audio is added once they are
+    joined."""
     folder = part_folder(video, segment)
     folder.mkdir(parents=True, exist_ok=True)
     renditions = plan.rendition_encodes(folder)
-    burned = (
-        [plan.burned_encode(folder, subtitles.srt.local())]
-        if subtitles is not None and plan.final_subtitles(subtitles.cues) == "burned"
-        else []
-    )
+    burned = _burned(plan, folder, subtitles)
     made = encode_pass(
         read_in_place(source, _LINK_S),
         plan.codec,
         renditions + burned,
-        plan.part_frames(folder, segment.index),
+        part_frames(folder, plan.sample_fps, segment.index),
         plan.part_thumbnails(folder, segment.start_s, segment.end_s),
         part=Part(segment.seek_s, segment.frames),
     )
@@ -86,3 +90,51 @@ def encode_part(
         frames=keep(video, made.frames),
         thumbnails=keep(video, made.thumbnails),
     )
+
+
+@task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
+def burn_part(
+    video: VideoRef,
+    source: str,
+    segment: Segment,
+    plan: OutputPlan,
+    subtitles: SubtitleFiles | None,
+) -> WorkFile | None:
+    """The segment's final video with its own cues burned, in a decode of its own beside
+    `encode_part`'s (where the plan burns in a second decode); None where none is burned."""
+    folder = part_folder(video, segment)
+    folder.mkdir(parents=True, exist_ok=True)
+    burned = _burned(plan, folder, subtitles)
+    if not burned:
+        return None
+    made = encode_pass(
+        read_in_place(source, _LINK_S),
+        plan.codec,
+        burned,
+        part=Part(segment.seek_s, segment.frames),
+    )
+    return keep(video, made.encodes)[0]
+
+
+def _burned(plan: OutputPlan, folder: Path, subtitles: SubtitleFiles | None) -> list[Encode]:
+    """The final video's encode with `subtitles` burned, where the plan burns them."""
+    if subtitles is None or plan.final_subtitles(subtitles.cues) != "burned":
+        return []
+    return [plan.burned_encode(folder, subtitles.srt.local())]
+
+
+@task(cache_policy=CACHED_FILES, **STEP_TIMEOUT)
+def sample_part_frames(
+    video: VideoRef, source: str, segment: Segment, fps: float
+) -> list[WorkFile]:
+    """Only the segment's detector frames, from a decode of its part of the source, where no
+    encode is needed (`analyze-gpu`); named as `encode_part`'s are."""
+    folder = part_folder(video, segment)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = encode_pass(
+        read_in_place(source, _LINK_S),
+        None,
+        frames=part_frames(folder, fps, segment.index),
+        part=Part(segment.seek_s, segment.frames),
+    )
+    return keep(video, made.frames)

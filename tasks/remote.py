@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from prefect import task
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 
-from vidp.analysis import Analysis
+from vidp.analysis import Analysis, VideoPart
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
 from vidp.tasks.speech import Heard, keep_transcript
@@ -15,10 +17,16 @@ __all__ = ["analyze_remotely", "remote_speech"]
 
 
 @task
-def analyze_remotely(deployment: str, source: str, options: ProcessOptions) -> Analysis:
-    """Start `deployment` for the same source and options, wait, and return its analysis."""
+def analyze_remotely(
+    deployment: str, source: str, options: ProcessOptions, part: VideoPart | None = None
+) -> Analysis:
+    """Start `deployment` for the same source (or `part` of it) and options, wait, and return
+    its analysis."""
+    parameters = {"source": source, "options": options.model_dump()}
+    if part is not None:  # (a whole video's runs ask as they did before segments)
+        parameters["part"] = part.model_dump(mode="json")
     run: FlowRun = run_deployment(  # type: ignore[assignment]  # a FlowRun, called sync
-        deployment, parameters={"source": source, "options": options.model_dump()}, timeout=None
+        deployment, parameters=parameters, timeout=None
     )
     if run.state is None or not run.state.is_completed():
         state = run.state.name if run.state else "unknown"
@@ -28,10 +36,13 @@ def analyze_remotely(deployment: str, source: str, options: ProcessOptions) -> A
 
 
 @task
-def remote_speech(video: VideoRef, analysis: Analysis, whisper_model: str) -> Heard:
-    """The remote language and transcript, the transcript as a work file here."""
+def remote_speech(
+    video: VideoRef, analysis: Analysis, whisper_model: str, folder: Path | None = None
+) -> Heard:
+    """The remote language and transcript, the transcript as a work file here (in `folder`,
+    a segment's own, else the video's work folder)."""
     text = analysis.transcript
     return Heard(
         language=analysis.language,
-        transcript=keep_transcript(video, text, whisper_model) if text else None,
+        transcript=keep_transcript(video, text, whisper_model, folder) if text else None,
     )

@@ -105,7 +105,9 @@ def keep_transcript(
     speech was heard but no word came of it: the manifest says so)."""
     if not text.segments and not text.untranscribed:
         return None
-    path = (folder or video.work_dir) / f"transcript-{text.language}-{_slug(whisper_model)}.json"
+    folder = folder or video.work_dir
+    folder.mkdir(parents=True, exist_ok=True)  # a segment's, where the GPU pool heard it
+    path = folder / f"transcript-{text.language}-{_slug(whisper_model)}.json"
     return keep(video, [text.save(path)])[0]
 
 

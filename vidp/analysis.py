@@ -1,5 +1,6 @@
-"""The model work of a run, described once for both flows that do it (`process-video` on its
-own machine, `analyze-gpu` on a GPU pool): the models it runs, and what it produces as data."""
+"""The model work of a run, described once for the flows that do it (`process-video` or
+`process-segment` on its own machine, `analyze-gpu` on a GPU pool): the models it runs, the
+part of a video it is given, and what it produces as data."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from vidp.detect import Detection
+from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
+from vidp.probe import MediaInfo
+from vidp.segments import Segment
 from vidp.settings import Settings
 from vidp.speech import LanguageResult, Transcript
 
-__all__ = ["AnalysisModels", "Analysis"]
+__all__ = ["AnalysisModels", "Analysis", "VideoPart"]
 
 
 class AnalysisModels(BaseModel):
@@ -28,6 +32,15 @@ class AnalysisModels(BaseModel):
             detector_weights=_resolve(options.detector_weights, settings.detector_weights),
             whisper_model=_resolve(options.whisper_model, settings.whisper_model),
         )
+
+
+class VideoPart(BaseModel):
+    """One segment of a stored video, whose model work a `process-segment` run sends to
+    `analyze-gpu`: only the segment is read, and every time is from its start."""
+
+    video: VideoRef
+    segment: Segment
+    media: MediaInfo  # the whole video's
 
 
 class Analysis(BaseModel):

@@ -23,7 +23,14 @@ from vidp.encode import (
 from vidp.options import ProcessOptions, SubtitleMode
 from vidp.probe import MediaInfo
 
-__all__ = ["FinalSubtitles", "OutputPlan", "plan_outputs", "burn_in_first_pass", "frame_sample"]
+__all__ = [
+    "FinalSubtitles",
+    "OutputPlan",
+    "plan_outputs",
+    "burn_in_first_pass",
+    "frame_sample",
+    "part_frames",
+]
 
 THUMBNAIL_LABEL = "360p"
 
@@ -100,13 +107,6 @@ class OutputPlan(BaseModel):
         """The detector's frames, made by the first decode."""
         return frame_sample(work_dir, self.sample_fps)
 
-    def part_frames(self, folder: Path, index: int) -> FrameSample:
-        """A segment's detector frames, in its own folder, named after it: the names of all
-        segments' frames differ and sort in time order."""
-        return FrameSample(
-            frame_sample(folder, self.sample_fps).out_dir, self.sample_fps, f"s{index:04d}-"
-        )
-
     def part_thumbnails(self, folder: Path, start_s: float, end_s: float) -> Thumbnails | None:
         """The thumbnails that fall in a segment (times from its start), numbered as in the
         whole video; None when none does."""
@@ -138,6 +138,12 @@ def frame_sample(work_dir: Path, fps: float) -> FrameSample:
     """The detector's frames at `fps`, named the same whichever decode makes them (the encode's
     or `analyze-gpu`'s own), so that detections name the frames alike on every machine."""
     return FrameSample(work_dir / f"frames-{fps:g}fps", fps)
+
+
+def part_frames(folder: Path, fps: float, index: int) -> FrameSample:
+    """Segment `index`'s detector frames, in its own folder, named after it: the names of all
+    segments' frames differ and sort in time order, whichever decode makes them."""
+    return FrameSample(frame_sample(folder, fps).out_dir, fps, f"s{index:04d}-")
 
 
 def burn_in_first_pass(setting: str, transcript_on_gpu: bool) -> bool:

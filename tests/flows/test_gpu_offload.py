@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers.processes import process_worker
-from helpers.repo import REPO
 from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -26,29 +21,6 @@ pytestmark = [
     pytest.mark.usefixtures("detector_weights"),
 ]
 SCHEMA = manifest_schema()
-
-
-@pytest.fixture
-def gpu_worker(prefect_server: str, shared_storage: dict[str, str], tmp_path: Path):
-    """analyze-gpu deployed on its own pool, served by a real process worker (the "GPU" machine):
-    its own work folder, its results in the shared S3 result storage."""
-    env = {
-        **os.environ,
-        **shared_storage,
-        "VIDP_WORK_DIR": str(tmp_path / "gpu-machine"),
-        "VIDP_CPU_POOL": "offload-cpu",
-        "VIDP_GPU_POOL": "offload-gpu",
-    }
-    for args in (
-        ["prefect", "work-pool", "create", "offload-gpu", "--type", "process", "--overwrite"],
-        ["vidp.cli", "deploy", "--name", "analyze-gpu/default"],
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-    with process_worker("offload-gpu", tmp_path / "worker.log", env):
-        yield
 
 
 def test_models_run_on_the_gpu_deployment(

@@ -25,7 +25,12 @@ from helpers.media import speech_track
 from helpers.processes import process_worker
 from helpers.repo import REPO
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterName,
+    FlowRunFilterParentTaskRunId,
+)
 
 from vidp.flows.process_video import process_video
 from vidp.manifest import Manifest, manifest_schema
@@ -281,3 +286,55 @@ def test_a_worker_killed_mid_segment_costs_that_segment_only(
         frames_in = sum(1 for _ in container.demux(video=0) if _.pts is not None)
     assert frames_out == frames_in
     assert duration == pytest.approx(manifest.media.duration_s, abs=0.05)
+
+
+def test_segments_send_their_model_work_to_the_gpu_pool(
+    gpu_worker: Path,
+    shared_storage: dict[str, str],
+    long_clip: Path,
+    tmp_path: Path,
+    vidp_env,
+) -> None:
+    """Where the workers have VIDP_GPU_DEPLOYMENT, each segment's run hears and detects through
+    an analyze-gpu run on the GPU pool, for its segment alone, and encodes meanwhile."""
+    pool = "segments-offload"
+    gpu = {"VIDP_GPU_DEPLOYMENT": "analyze-gpu/default"}
+    env = {**os.environ, **shared_storage, **gpu, "VIDP_CPU_POOL": pool}
+    deploy_segments(pool, env)
+    vidp_env(VIDP_WORK_DIR=str(tmp_path / "parent"), **shared_storage, **gpu)
+    log = tmp_path / "segment-worker.log"
+    with process_worker(pool, log, {**env, "VIDP_WORK_DIR": str(tmp_path / "machine")}):
+        manifest = run(long_clip, tmp_path / "out", segment_s=15)
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+    assert len(manifest.segments) == 2
+    assert [s.code for s in manifest.languages] == ["en", "es", "de", "en"]
+    assert manifest.final_video.subtitles == "burned"
+    # The detections name the frames the segments' encodes made: the best one's crop was found.
+    assert [a.label for a in manifest.animals] == ["cat"] and manifest.animals[0].thumbnail
+    with av.open(manifest.final_video.uri) as container:
+        frames_out = sum(1 for _ in container.decode(video=0))
+    with av.open(str(long_clip)) as container:
+        frames_in = sum(1 for _ in container.demux(video=0) if _.pts is not None)
+    assert frames_out == frames_in
+
+    with get_client(sync_client=True) as client:
+        for segment in manifest.segments:
+            tasks = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[segment.flow_run_id]))
+            )
+            names = {t.name.rsplit("-", 1)[0] for t in tasks}
+            assert not names & {"transcript", "detect_batch"}
+            # As a whole video's run burns where a GPU hears: beside the renditions' decode.
+            assert {"encode_part", "burn_part"} <= names
+            children = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    parent_task_run_id=FlowRunFilterParentTaskRunId(any_=[t.id for t in tasks])
+                )
+            )
+            assert [(c.name, c.state_name) for c in children] == [
+                (f"analyze-segment-{segment.index:03d}-{manifest.video_id}", "Completed")
+            ]
+    # The GPU machine read only the segments' parts of the stored source: no copy of it.
+    assert len(list(gpu_worker.glob("*/part-*/frames-*"))) == 2
+    assert not list(gpu_worker.glob("*/source"))
