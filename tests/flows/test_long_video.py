@@ -24,6 +24,7 @@ import pytest
 from helpers.media import speech_track
 from helpers.processes import process_worker
 from helpers.repo import REPO
+from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
@@ -37,6 +38,7 @@ from vidp.manifest import Manifest, manifest_schema
 from vidp.options import ProcessOptions
 from vidp.sample import asset, make_clip
 from vidp.speech import Transcript
+from vidp.tasks.segments import ready_deployment
 
 pytestmark = [
     pytest.mark.integration,
@@ -338,3 +340,46 @@ def test_segments_send_their_model_work_to_the_gpu_pool(
     # The GPU machine read only the segments' parts of the stored source: no copy of it.
     assert len(list(gpu_worker.glob("*/part-*/frames-*"))) == 2
     assert not list(gpu_worker.glob("*/source"))
+
+
+def test_segments_asked_for_where_no_deployment_runs_them_fail_with_the_reason(
+    prefect_server: str, long_clip: Path, tmp_path: Path, vidp_env
+) -> None:
+    vidp_env(VIDP_WORK_DIR=str(tmp_path / "work"), VIDP_SEGMENT_DEPLOYMENT="process-segment/none")
+    before = long_clip.read_bytes()
+    state = process_video(
+        source=str(long_clip),
+        output=str(tmp_path / "out"),
+        options=ProcessOptions(**OPTIONS, segment_s=10),
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert state.message.endswith(
+        "segments need the process-segment/none deployment (vidp deploy), and there is none"
+    )
+    assert not (tmp_path / "out").exists() and long_clip.read_bytes() == before
+
+
+def test_automatic_segments_go_where_a_worker_can_take_them(
+    prefect_server: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Empty `segment_s` spreads a long video only where the segment deployment's pool has a
+    worker online; asked for, segments wait for one (with a warning in the run's log)."""
+    pool = "segments-choice"
+    env = {**os.environ, "VIDP_CPU_POOL": pool}
+    deploy_segments(pool, env)
+    name = "process-segment/default"
+
+    @flow
+    def choose(asked: bool) -> str | None:
+        return ready_deployment(name, asked)
+
+    assert choose(asked=False) is None  # no worker has polled the pool yet
+    assert choose(asked=True) == name
+    assert f"no worker of pool {pool} is online: the segments wait for one" in caplog.text
+    with process_worker(pool, tmp_path / "worker.log", env):
+        deadline = time.monotonic() + 60
+        while choose(asked=False) is None:  # the worker's first poll makes the pool ready
+            assert time.monotonic() < deadline, "the pool never became ready"
+            time.sleep(1)
+        assert choose(asked=False) == name
