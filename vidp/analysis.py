@@ -44,7 +44,8 @@ class VideoPart(BaseModel):
 
 
 class Analysis(BaseModel):
-    """What `analyze-gpu` returns to `process-video`. Detections name their frames by file
+    """What `analyze-gpu` returns to the run that asked (`process-video`, or `process-segment`
+    for its part, its times then from the part's start). Detections name their frames by file
     name, which is the same on the machine that asked."""
 
     detections: list[Detection]
