@@ -304,10 +304,11 @@ def test_segments_send_their_model_work_to_the_gpu_pool(
     env = {**os.environ, **shared_storage, **gpu, "VIDP_CPU_POOL": pool}
     deploy_segments(pool, env)
     vidp_env(VIDP_WORK_DIR=str(tmp_path / "parent"), **shared_storage, **gpu)
-    log = tmp_path / "segment-worker.log"
-    with process_worker(pool, log, {**env, "VIDP_WORK_DIR": str(tmp_path / "machine")}):
+    segment_log = tmp_path / "segment-worker.log"
+    with process_worker(pool, segment_log, {**env, "VIDP_WORK_DIR": str(tmp_path / "machine")}):
         manifest = run(long_clip, tmp_path / "out", segment_s=15)
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+    for log in (segment_log, tmp_path / "gpu-worker.log"):  # (the second: gpu_worker's)
+        assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
     assert len(manifest.segments) == 2
     assert [s.code for s in manifest.languages] == ["en", "es", "de", "en"]
