@@ -14,7 +14,6 @@ from prefect.artifacts import (
 )
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
-from prefect.settings import PREFECT_TASKS_REFRESH_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from vidp.detect import Detection
@@ -32,7 +31,7 @@ from vidp.tasks.catalog import catalog_failed, catalog_published, catalog_runnin
 from vidp.tasks.checks import quality_gate
 from vidp.tasks.futures import result_or_cause, still_working, value
 from vidp.tasks.media import ingest_video, probe_video
-from vidp.tasks.policies import with_timeout_named
+from vidp.tasks.policies import refreshing, with_timeout_named
 from vidp.tasks.publish import publish_results
 from vidp.tasks.remote import analyze_remotely, remote_speech
 from vidp.tasks.segments import SegmentRun, process_in_segments, ready_deployment
@@ -179,8 +178,7 @@ def _here(
         short = media.duration_s <= LOAD_AT_ONCE_S
         if not short:
             subtitles.wait()
-        refresh = PREFECT_TASKS_REFRESH_CACHE.value()
-        if (short and all_to_do(staged.first_here, refresh)) or still_working(encoded_f):
+        if (short and all_to_do(staged.first_here, refreshing())) or still_working(encoded_f):
             # A long video's encode is at its peak of memory meanwhile: on the CPU, the
             # detector's first inference (its predictor's buffers) waits for the frames.
             preload(run.models.detector_weights, gate_process=short, warm=short)

@@ -11,6 +11,7 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE, CacheKeyFnPolicy
 from prefect.client.schemas.objects import TaskRun
 from prefect.concurrency.sync import concurrency
 from prefect.context import TaskRunContext
+from prefect.settings import PREFECT_TASKS_REFRESH_CACHE
 from prefect.states import State
 
 from vidp.devices import resolve_device
@@ -20,8 +21,8 @@ from vidp.whisper_model import whisper_precision
 from vidp.workfiles import files_scope, machine_scope
 
 __all__ = ["CACHED", "CACHED_FILES", "CACHED_ON_MACHINE", "ON_MODEL_RUNTIME", "IO_RETRIES"]
-__all__ += ["STEP_TIMEOUT", "StepTimedOut", "model_slot", "retry_unless_rejected"]
-__all__ += ["with_timeout_named"]
+__all__ += ["STEP_TIMEOUT", "StepTimedOut", "model_slot", "refreshing", "retry_unless_rejected"]
+__all__ += ["started_runs_refresh", "with_timeout_named"]
 
 
 def _files_scope(_: TaskRunContext, inputs: dict[str, Any]) -> str:
@@ -49,6 +50,19 @@ CACHED_ON_MACHINE = CACHED + CacheKeyFnPolicy(cache_key_fn=_machine_scope)
 # For model tasks, added to one of the above: the device and precision the models run at
 # (VIDP_DEVICE), since their results differ.
 ON_MODEL_RUNTIME = CacheKeyFnPolicy(cache_key_fn=_model_runtime)
+
+
+def refreshing() -> bool:
+    """Whether this run recomputes its steps instead of reusing cached results
+    (PREFECT_TASKS_REFRESH_CACHE; `vidp process --refresh-cache`)."""
+    return bool(PREFECT_TASKS_REFRESH_CACHE.value())
+
+
+def started_runs_refresh() -> dict[str, Any]:
+    """Job variables for a run this one starts on a pool (a segment's, `analyze-gpu`'s): while
+    this run is `refreshing`, that run recomputes its steps too. Prefect merges the `env` into
+    the pool's and the deployment's."""
+    return {"env": {PREFECT_TASKS_REFRESH_CACHE.name: "true"}} if refreshing() else {}
 
 
 def model_slot() -> AbstractContextManager[object]:

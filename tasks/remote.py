@@ -11,6 +11,7 @@ from prefect.deployments import run_deployment
 from vidp.analysis import Analysis, VideoPart
 from vidp.ingest import VideoRef
 from vidp.options import ProcessOptions
+from vidp.tasks.policies import started_runs_refresh
 from vidp.tasks.speech import Heard, keep_transcript
 
 __all__ = ["analyze_remotely", "remote_speech"]
@@ -26,7 +27,7 @@ def analyze_remotely(
     if part is not None:  # (a whole video's runs ask as they did before segments)
         parameters["part"] = part.model_dump(mode="json")
     run: FlowRun = run_deployment(  # type: ignore[assignment]  # a FlowRun, called sync
-        deployment, parameters=parameters, timeout=None
+        deployment, parameters=parameters, job_variables=started_runs_refresh(), timeout=None
     )
     if run.state is None or not run.state.is_completed():
         state = run.state.name if run.state else "unknown"

@@ -40,7 +40,13 @@ from vidp.speech import Transcript, speech_pieces
 from vidp.subtitles import parse_srt, write_subtitles
 from vidp.tasks.futures import still_working
 from vidp.tasks.part import PartResult
-from vidp.tasks.policies import CACHED, CACHED_FILES, STEP_TIMEOUT
+from vidp.tasks.policies import (
+    CACHED,
+    CACHED_FILES,
+    STEP_TIMEOUT,
+    refreshing,
+    started_runs_refresh,
+)
 from vidp.tasks.speech import Heard, audio_track, keep_transcript
 from vidp.tasks.video import EncodedMedia, SubtitleFiles
 from vidp.workfiles import WorkFile, keep
@@ -122,11 +128,11 @@ def run_segment(
     """Start the segment's run on the pool and wait for it. The first try finds the run that
     a run of the same video, segment and options started, if any (a re-run of the video is
     then served segment by segment from its runs' results); a retry, after a run failed or
-    crashed, starts a new one."""
+    crashed, starts a new one, as does a run that is `refreshing` (and that one refreshes)."""
     context = TaskRunContext.get()
     attempt = context.task_run.run_count if context else 1
     key = segment_key(video, segment, plan, options)
-    if attempt > 1:
+    if attempt > 1 or refreshing():
         key += f"-{flow_run.id}-{attempt}"
     parameters = {
         "video": video.model_dump(),
@@ -137,7 +143,11 @@ def run_segment(
         "options": options.model_dump(),
     }
     run: FlowRun = run_deployment(  # type: ignore[assignment]  # a FlowRun, called sync
-        deployment, parameters=parameters, idempotency_key=key, timeout=0
+        deployment,
+        parameters=parameters,
+        idempotency_key=key,
+        job_variables=started_runs_refresh(),
+        timeout=0,
     )
     if run.state is None or not run.state.is_final():
         # Prefect's wait follows the run's events: no polling delay once it ends.

@@ -32,6 +32,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterName,
     FlowRunFilterParentTaskRunId,
 )
+from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 
 from vidp.flows.process_video import process_video
 from vidp.manifest import Manifest, manifest_schema
@@ -212,6 +213,16 @@ def test_a_long_video_spreads_over_two_workers_and_joins_as_if_whole(
     again = run(long_clip, tmp_path / "again", segment_s=10)
     assert segment_runs() == before
     assert [s.flow_run_id for s in again.segments] == [s.flow_run_id for s in spread.segments]
+
+    # Again with --refresh-cache: new segment runs, each remaking every step (none Cached).
+    with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}):
+        fresh = run(long_clip, tmp_path / "fresh", segment_s=10)
+    ids = [s.flow_run_id for s in fresh.segments]
+    assert len(ids) == 3 and not set(ids) & set(before)
+    with get_client(sync_client=True) as client:
+        steps = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+    assert steps
+    assert [t.name for t in steps if t.state_name != "Completed"] == []
 
 
 BEAT_S = 30  # Prefect's shortest heartbeat period
