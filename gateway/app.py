@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 import anyio
-from fastapi import FastAPI, Request, Response, status
+from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -58,7 +59,7 @@ def create_app() -> FastAPI:
         healthy = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ok" if healthy else "failing", "checks": checks},
-            status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+            HTTPStatus.OK if healthy else HTTPStatus.SERVICE_UNAVAILABLE,
         )
 
     @app.get("/metrics", response_class=PlainTextResponse)

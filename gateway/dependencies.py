@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import anyio
 import httpx
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request
 from prefect.exceptions import PrefectHTTPStatusError
 
 from vidp.gateway.catalog import Reader
@@ -69,7 +70,7 @@ async def start(
         except DeploymentMissing as e:
             raise _unavailable(e) from None
         except InvalidParameters as e:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+            raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, str(e)) from None
         except (httpx.HTTPError, PrefectHTTPStatusError) as e:
             raise _prefect_down(e) from None
     request.app.state.metrics.runs_triggered.labels(request.url.path).inc()
@@ -86,7 +87,7 @@ async def _start_slot(request: Request, settings: GatewaySettings) -> AsyncItera
         await slots.acquire()
     if waited.cancelled_caught:
         raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
+            HTTPStatus.TOO_MANY_REQUESTS,
             f"{settings.max_starting} runs are being started: try again shortly",
             headers={"Retry-After": str(max(1, round(settings.start_wait_s)))},
         )
@@ -116,7 +117,7 @@ async def prefect_answers() -> AsyncIterator[None]:
 
 
 def _unavailable(error: DeploymentMissing) -> HTTPException:
-    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error))
+    return HTTPException(HTTPStatus.SERVICE_UNAVAILABLE, str(error))
 
 
 def _prefect_down(error: Exception) -> HTTPException:
@@ -127,5 +128,5 @@ def come_back_later(detail: str) -> HTTPException:
     """503 with Retry-After: a dependency (S3, Prefect's API, the catalog's database) fails;
     senders deliver again."""
     return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(RETRY_AFTER_S)}
+        HTTPStatus.SERVICE_UNAVAILABLE, detail, headers={"Retry-After": str(RETRY_AFTER_S)}
     )

@@ -22,9 +22,9 @@ class _CatalogCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with catalog.session() as s:
             counts = dict(
-                s.execute(select(catalog.Video.status, func.count()).group_by(catalog.Video.status))
-                .tuples()
-                .all()
+                s.execute(
+                    select(catalog.Video.status, func.count()).group_by(catalog.Video.status)
+                ).all()
             )
             durations = [
                 d for d in s.scalars(select(catalog.Video.duration_s)).all() if d is not None

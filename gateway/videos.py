@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi import Path as Path_
 from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,13 +100,11 @@ async def api_key(
 ) -> None:
     """401 unless `X-API-Key` is one of VIDP_GATEWAY_API_KEYS."""
     if not settings.api_keys:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "uploads need VIDP_GATEWAY_API_KEYS"
-        )
+        raise HTTPException(HTTPStatus.SERVICE_UNAVAILABLE, "uploads need VIDP_GATEWAY_API_KEYS")
     if key is None or not any(
         hmac.compare_digest(key.encode(), k.get_secret_value().encode()) for k in settings.api_keys
     ):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown X-API-Key")
+        raise HTTPException(HTTPStatus.UNAUTHORIZED, "missing or unknown X-API-Key")
 
 
 Authorized = Depends(api_key)
@@ -114,7 +113,7 @@ Authorized = Depends(api_key)
 async def _entry(reads: Reader, video_id: str) -> catalog.Video:
     video = await reads.find(video_id)
     if video is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {video_id} in the catalog")
+        raise HTTPException(HTTPStatus.NOT_FOUND, f"no video {video_id} in the catalog")
     return video
 
 
@@ -147,12 +146,12 @@ def _video_uri(manifest: Manifest, rendition: str | None) -> str:
     for r in manifest.renditions:
         if r.label == rendition:
             return r.uri
-    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no rendition {rendition!r}")
+    raise HTTPException(HTTPStatus.NOT_FOUND, f"no rendition {rendition!r}")
 
 
 @router.post(
     "",
-    status_code=status.HTTP_202_ACCEPTED,
+    status_code=HTTPStatus.ACCEPTED,
     # The deployment is checked before the upload is read, so no upload waits for nothing.
     dependencies=[Authorized, Depends(deployment_ready)],
     responses={
@@ -174,7 +173,7 @@ async def upload(
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_upload_bytes + 2**20:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
             f"the upload is larger than {settings.max_upload_bytes} bytes",
         )
     try:
@@ -185,11 +184,11 @@ async def upload(
             settings.max_upload_bytes,
         )
     except UploadTooLarge as e:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, str(e)) from None
+        raise HTTPException(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(e)) from None
     except NotAVideo as e:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(e)) from None
+        raise HTTPException(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(e)) from None
     except BadUpload as e:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
+        raise HTTPException(HTTPStatus.BAD_REQUEST, str(e)) from None
     # Uploads of the same bytes finish one at a time, so that the later one finds the first's run.
     # One lock per stripe of video ids: bounded, and unrelated uploads rarely share one.
     locks: list[anyio.Lock] = request.app.state.upload_locks
@@ -197,7 +196,7 @@ async def upload(
         first = await _first_upload(reads, runs, received)
         if first is not None:
             await anyio.to_thread.run_sync(delete_upload, received.uri)
-            response.status_code = status.HTTP_200_OK
+            response.status_code = HTTPStatus.OK
             return first
         try:
             run = await start(
@@ -305,16 +304,16 @@ async def stream(
     """The final video (or a rendition), with HTTP Range support."""
     video = await _entry(reads, video_id)
     if video.status != "completed" or not video.manifest:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"video {video_id} is {video.status}")
+        raise HTTPException(HTTPStatus.CONFLICT, f"video {video_id} is {video.status}")
     uri = _video_uri(Manifest.model_validate(video.manifest), rendition)
     store = storage.at(uri)
     path = store.local_path(uri)
     if path is None:  # object storage serves the bytes itself
         link = await anyio.to_thread.run_sync(store.link, uri, get_settings().presign_expiry_s)
         if link is not None:
-            return RedirectResponse(link, status.HTTP_307_TEMPORARY_REDIRECT)
+            return RedirectResponse(link, HTTPStatus.TEMPORARY_REDIRECT)
     if path is None or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{uri} is gone from storage")
+        raise HTTPException(HTTPStatus.NOT_FOUND, f"{uri} is gone from storage")
     return FileResponse(path, media_type="video/mp4")
 
 
@@ -323,13 +322,13 @@ def edit_video(video_id: VideoId, edit: VideoEdit) -> VideoSummary:
     """Change the title or tags."""
     video = catalog.edit(video_id, edit.title, edit.tags)
     if video is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no video {video_id} in the catalog")
+        raise HTTPException(HTTPStatus.NOT_FOUND, f"no video {video_id} in the catalog")
     return VideoSummary.model_validate(video)
 
 
 @router.delete(
     "/{video_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
+    status_code=HTTPStatus.NO_CONTENT,
     dependencies=[Authorized],
     responses={**_NOT_FOUND, 409: {"description": "the video is being processed"}},
 )
@@ -343,14 +342,14 @@ async def delete_video(
     """Remove the video's outputs and its catalog entry; the source stays unless asked."""
     video = await _entry(reads, video_id)
     if video.status in ("queued", "running"):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"video {video_id} is {video.status}")
+        raise HTTPException(HTTPStatus.CONFLICT, f"video {video_id} is {video.status}")
     if delete_source and video.upload_uri is None:
         raise HTTPException(
-            status.HTTP_409_CONFLICT,
+            HTTPStatus.CONFLICT,
             "the source was not uploaded through the gateway; delete it where it lives",
         )
     await anyio.to_thread.run_sync(_delete, video, delete_source)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=HTTPStatus.NO_CONTENT)
 
 
 def _delete(video: catalog.Video, delete_source: bool) -> None:

@@ -7,11 +7,12 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from botocore.exceptions import BotoCoreError, ClientError
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from vidp import storage
@@ -54,9 +55,7 @@ async def signed_body(
 ) -> bytes:
     """The raw body, once its signature is checked; 401 otherwise."""
     if settings.secret is None:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "webhooks need VIDP_GATEWAY_SECRET"
-        )
+        raise HTTPException(HTTPStatus.SERVICE_UNAVAILABLE, "webhooks need VIDP_GATEWAY_SECRET")
     body = await request.body()
     try:
         verify(
@@ -69,7 +68,7 @@ async def signed_body(
         )
     except BadSignature as e:
         request.app.state.metrics.webhook_rejects.labels(request.url.path).inc()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(e)) from None
+        raise HTTPException(HTTPStatus.UNAUTHORIZED, str(e)) from None
     return body
 
 
@@ -91,7 +90,7 @@ async def notification_body(
         if hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
             return await request.body()
         request.app.state.metrics.webhook_rejects.labels(request.url.path).inc()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong notification token")
+        raise HTTPException(HTTPStatus.UNAUTHORIZED, "wrong notification token")
     return await signed_body(request, settings, signature, timestamp)
 
 
@@ -102,7 +101,7 @@ def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
     except ValueError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the body is not JSON") from None
+        raise HTTPException(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
 
 
 _SIGNED: dict[int | str, dict[str, Any]] = {
@@ -126,7 +125,7 @@ async def _from_bucket(call: Callable[..., T], *args: Any) -> T:
 
 @router.post(
     "/s3",
-    status_code=status.HTTP_202_ACCEPTED,
+    status_code=HTTPStatus.ACCEPTED,
     responses=_SIGNED,
     openapi_extra=_json_body({"type": "object", "properties": {"Records": {"type": "array"}}}),
 )
@@ -141,7 +140,7 @@ async def s3_notification(
     try:
         notified = created_objects(_json(body))
     except NotNotification as e:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(e)) from None
+        raise HTTPException(HTTPStatus.BAD_REQUEST, str(e)) from None
     objects, gone = await _from_bucket(current_versions, notified)
     videos, ignored = plan_sweep(objects, get_settings().output)
     started = [
@@ -152,7 +151,7 @@ async def s3_notification(
 
 @router.post(
     "/run",
-    status_code=status.HTTP_202_ACCEPTED,
+    status_code=HTTPStatus.ACCEPTED,
     responses=_SIGNED,
     openapi_extra=_json_body(RunRequest.model_json_schema()),
 )
@@ -169,10 +168,10 @@ async def run_request(
     try:
         asked = RunRequest.model_validate(_json(body))
     except ValueError as e:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+        raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, str(e)) from None
     if not settings.allows_run_source(asked.source):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
             f"source not allowed: it must start with one of {', '.join(settings.run_sources)} "
             "(VIDP_GATEWAY_RUN_SOURCES)",
         )
@@ -181,11 +180,9 @@ async def run_request(
         try:
             found = await _from_bucket(current_version, asked.source)
         except ValueError as e:  # not bucket and key
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(e)) from None
+            raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, str(e)) from None
         if found is None:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, f"no such object: {asked.source}"
-            )
+            raise HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, f"no such object: {asked.source}")
         key = found.idempotency_key + (f"/{_digest(asked.parameters)}" if asked.parameters else "")
     parameters = {**asked.parameters, "source": asked.source}
     return RunsStarted(runs=[await start(request, settings, runs, parameters, key)])
