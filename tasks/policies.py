@@ -1,4 +1,5 @@
-"""What the tasks share: cache policies, the retry rule and the model slot."""
+"""What the tasks share: cache policies (and the refresh that the runs they start inherit), the
+retry rule and the model slot."""
 
 from __future__ import annotations
 
