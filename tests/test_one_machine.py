@@ -113,9 +113,12 @@ class Terminal:
         self.close()
 
     def close(self) -> None:
-        """Ctrl-C for everything it started, then what is left is killed."""
+        """Ctrl-C for everything it started, then the end of its input (bash ends when a job
+        stops on Ctrl-C but outlives it); what is left after 30 s is killed."""
         if self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGINT)
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()  # once its job has stopped, bash reads no more: it ends
             try:
                 self._proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
