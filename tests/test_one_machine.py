@@ -9,7 +9,8 @@ What the harness adds, as a newcomer would: a video named `clip.mp4`; the offlin
 weights the doc says an offline worker needs; a PREFECT_HOME, PostgreSQL data folder, work folder
 and catalog of its own (a fresh user's); the wait the doc asks for before listing the results; and
 `deployments/local-postgres.sh stop` at the end. Then the long video of "A long video over several
-workers" (`long.mp4`, 130 s, in 60 s segments) over a worker per core, as that section has it."""
+workers" (`long.mp4`, 130 s, in 60 s segments) over a worker per core, and the workers stopped,
+as that section has it."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import boto3
@@ -66,7 +67,7 @@ class Terminal:
 
     def __init__(self, name: str, cwd: Path, env: dict[str, str], logs: Path) -> None:
         self.name, self.log, self._scripts = name, logs / f"{name}.log", logs
-        self._pasted = 0
+        self._pasted, self._marker = 0, ""
         self._proc = subprocess.Popen(
             ["bash", "--norc", "--noprofile"],
             cwd=cwd,
@@ -83,7 +84,7 @@ class Terminal:
         self._pasted += 1
         script = self._scripts / f"{self.name}-{self._pasted}.sh"
         script.write_text(block)
-        marker = f"== block {self._pasted} done =="
+        self._marker = marker = f"== block {self._pasted} done =="
         assert self._proc.stdin is not None
         self._proc.stdin.write(f"set -e; . {script}; set +e; echo '{marker}'\n")
         self._proc.stdin.flush()
@@ -112,18 +113,28 @@ class Terminal:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def interrupt(self) -> None:
+        """Ctrl-C: the command in the foreground stops, and with it the block it was in. Jobs
+        started with `&` keep running, as in a terminal; there Ctrl-C does not reach them, here
+        it does, and a Prefect worker among them ignores it (a shell without job control starts
+        them so) but dies of the next signal, where in a terminal it would stop gracefully."""
+        os.killpg(self._proc.pid, signal.SIGINT)
+        self.wait_for(lambda: self._marker in self.output(), "Ctrl-C did not stop it", 30)
+
     def close(self) -> None:
-        """Ctrl-C for everything it started, then the end of its input (bash ends when a job
-        stops on Ctrl-C but outlives it); what is left after 30 s is killed."""
+        """Ctrl-C, then the end of its input, so that bash ends once its job has stopped; what
+        is left of it after 30 s, and what it left running, is killed."""
         if self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGINT)
             assert self._proc.stdin is not None
-            self._proc.stdin.close()  # once its job has stopped, bash reads no more: it ends
+            self._proc.stdin.close()
             try:
                 self._proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
+                pass
+        with suppress(ProcessLookupError):  # nothing left in its process group
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait()
 
 
 def answers(url: str) -> bool:
@@ -192,7 +203,7 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
     deploy = shell_blocks("deploy.md", "On one machine")
     gateway = shell_blocks("gateway.md", "Try it on one machine")
     spread = shell_blocks("deploy.md", "A long video over several workers")
-    assert len(deploy) == 5 and len(gateway) == 2 and len(spread) == 2, (
+    assert len(deploy) == 5 and len(gateway) == 2 and len(spread) == 3, (
         "a block was added: say what it needs below"
     )
 
@@ -281,6 +292,17 @@ def test_the_one_machine_path_of_the_docs_works_as_written(tmp_path: Path) -> No
                 for s in segments
                 if f"Worker '{name}' submitting flow run '{s['flow_run_id']}'" in taken
             } == {"segments-0", "segments-1"}, taken[-3000:]
+
+            # Stopped as the doc says: Ctrl-C for the worker in the foreground, then the two
+            # in the background.
+            term[6].interrupt()
+            term[6].run(spread[2])
+            segment_workers = ["pgrep", "-f", f"{repo}/.venv/bin/prefect worker start .*segments"]
+            term[6].wait_for(
+                lambda: subprocess.run(segment_workers, capture_output=True).returncode == 1,
+                "the segment workers still run",
+                30,
+            )
     finally:
         server = (logs / "terminal-1.log").read_text(errors="replace")
         subprocess.run([repo / "deployments" / "local-postgres.sh", "stop"], env=env, check=False)
