@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 from pydantic import BaseModel
@@ -78,6 +78,7 @@ class _Detector:
 
         self.weights = weights
         self.device = "cuda:0" if resolve_device(get_settings().device) == "cuda" else "cpu"
+        self.predictor = _predictor_without_warm_up() if self.device == "cpu" else None
         self._limit = 1 if self.device != "cpu" else max(1, usable_cores() // NUM_THREADS)
         self._made = 0
         self._idle: queue.SimpleQueue[YOLO] = queue.SimpleQueue()
@@ -86,12 +87,17 @@ class _Detector:
 
     def warm_up(self) -> None:
         """Run a first inference now: it sets up the predictor and imports what it needs
-        (torchvision; CUDA's context and kernels, about 6 s on an H200), which the first batch
-        of frames would pay otherwise."""
+        (on a GPU, torchvision and CUDA's context and kernels, about 6 s on an H200), which the
+        first batch of frames would pay otherwise."""
         import numpy as np
 
         with self.model() as model:
-            model.predict(np.zeros((64, 64, 3), np.uint8), device=self.device, verbose=False)
+            model.predict(
+                np.zeros((64, 64, 3), np.uint8),
+                device=self.device,
+                predictor=self.predictor,
+                verbose=False,
+            )
 
     def _new(self) -> YOLO:
         from ultralytics import YOLO
@@ -122,6 +128,22 @@ class _Detector:
             self._idle.put(model)
 
 
+@lru_cache(maxsize=1)
+def _predictor_without_warm_up() -> type:
+    """Ultralytics' detection predictor without its warm-up, for the CPU. There the warm-up runs
+    no inference: it imports torchvision only so that NMS uses torchvision's rather than
+    Ultralytics' own in torch, which keeps the same boxes; and that import costs every process
+    that detects 1.6 s of CPU (nearly all of it torch._dynamo, which torchvision's ops import)."""
+    from ultralytics.models.yolo.detect import DetectionPredictor
+
+    class Predictor(DetectionPredictor):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.done_warmup = True
+
+    return Predictor
+
+
 _loading = threading.Lock()
 
 
@@ -148,7 +170,11 @@ def detect_animals(
             # One frame a call: Ultralytics infers one image at a time either way, and a list
             # of 16 raised the peak memory of two detecting threads by 370-400 MB.
             (result,) = model.predict(
-                str(frame), conf=min_confidence, device=detector.device, verbose=False
+                str(frame),
+                conf=min_confidence,
+                device=detector.device,
+                predictor=detector.predictor,
+                verbose=False,
             )
             found += _animals(result, frame.name, time_s, min_confidence)  # type: ignore[arg-type]
     return found

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,26 @@ def test_model_loads_once_per_process(detector_weights: Path) -> None:
 
     weights = str(detector_weights)
     assert load_detector(weights) is load_detector(weights)
+
+
+def test_on_the_cpu_a_process_detects_without_importing_torchvision(
+    detector_weights: Path,
+) -> None:
+    """Ultralytics' warm-up imports torchvision (1.6 s of CPU in every process that detects)
+    only to pick its NMS; on the CPU the detector skips it and finds the same cat."""
+    script = (
+        "import sys; from vidp.detect import detect_animals; from vidp.sample import asset; "
+        f"found = detect_animals([asset('cat.jpg')], [0.0], {str(detector_weights)!r}, 0.5); "
+        "print([(d.label, d.confidence) for d in found], 'torchvision' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "VIDP_DEVICE": "cpu"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "[('cat', 0.8903)] False"
 
 
 def test_threshold_is_respected(cat_clip: Path, detector_weights: Path, tmp_path: Path) -> None:
