@@ -82,10 +82,10 @@ class Pool:
         }
         if query_s is not None:
             self.env["PREFECT_WORKER_QUERY_SECONDS"] = str(query_s)
-        vidp = [sys.executable, "-m", "vidp.cli"]
-        self._call([*vidp, "pools", "--type", "process"])  # the pool as the docs make it
+        prefect = [sys.executable, "-m", "prefect"]
+        self._call([*prefect, "work-pool", "create", POOL, "--type", "process", "--overwrite"])
         names = ("process-video/default", "process-segment/default")
-        self._call([*vidp, "deploy", *(f"--name={n}" for n in names)])
+        self._call([sys.executable, "-m", "vidp.cli", "deploy", *(f"--name={n}" for n in names)])
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def _call(self, command: list[str]) -> None:

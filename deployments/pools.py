@@ -8,8 +8,7 @@ Docker: a device request). Each pool gets a global concurrency limit `models-<po
 model tasks hold a slot of while they run (the pool's job env sets `VIDP_MODEL_LIMIT`):
 `VIDP_GPU_SLOTS` (default 1) on the GPU pool, `VIDP_CPU_MODEL_SLOTS` (default 2) on the CPU pool.
 The settings every flow run needs alike (`WORKER_ENV`) go into the pools' job env when set, with
-glibc's `MALLOC_ARENA_MAX` (vidp/memory.py). A process pool's jobs start Prefect's engine with
-the interpreter `vidp pools` runs in.
+glibc's `MALLOC_ARENA_MAX` (vidp/memory.py).
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shlex
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -59,14 +56,6 @@ def pool_template(
         from prefect.workers.process import ProcessWorker
 
         template = ProcessWorker.get_default_base_job_template()
-        # With no command, Prefect 3.9's process worker starts a workspace supervisor that
-        # imports Prefect, runs the pull steps and then execs the engine, which imports it all
-        # again: 1.2 s more of every flow run. The engine at once instead (it runs the pull
-        # steps itself), with the interpreter this command runs in: a process pool's workers
-        # run where vidp is installed alike (one machine; the compose stack's one image).
-        template["variables"]["properties"]["command"]["default"] = shlex.join(
-            [sys.executable, "-m", "prefect.engine"]
-        )
     else:
         template = json.loads((_TEMPLATES / f"{pool_type}.json").read_text())
     variables = template["variables"]["properties"]
