@@ -131,9 +131,10 @@ class _Detector:
 @lru_cache(maxsize=1)
 def _predictor_without_warm_up() -> type:
     """Ultralytics' detection predictor without its warm-up, for the CPU. There the warm-up runs
-    no inference: it imports torchvision only so that NMS uses torchvision's rather than
-    Ultralytics' own in torch, which keeps the same boxes; and that import costs every process
-    that detects 1.6 s of CPU (nearly all of it torch._dynamo, which torchvision's ops import)."""
+    no inference (but for TorchScript and Triton models, whose first batch then pays it): it
+    imports torchvision only so that NMS uses torchvision's rather than Ultralytics' own in
+    torch, which keeps the same boxes; and that import costs every process that detects 1.6 s
+    of CPU (nearly all of it torch._dynamo, which torchvision's ops import)."""
     from ultralytics.models.yolo.detect import DetectionPredictor
 
     class Predictor(DetectionPredictor):
