@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import threading
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from multiprocessing import get_context
 from multiprocessing.pool import Pool
@@ -111,7 +115,22 @@ def start_checker() -> None:
     global _checker
     with _lock:
         if _checker is None:
-            _checker = get_context("spawn").Pool(1, initializer=prepare)
+            with _main_left_out():
+                _checker = get_context("spawn").Pool(1, initializer=prepare)
+
+
+@contextmanager
+def _main_left_out() -> Iterator[None]:
+    """A spawned process first runs its parent's `__main__` module again (by name or path),
+    which the checker has no use for: under a worker that is `prefect.engine`, a second import
+    of Prefect (about 1 s of CPU a run), under `vidp process` the CLI. Shown a bare `__main__`
+    while it starts, it runs nothing of it."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def check_outputs(detections: pd.DataFrame, cues: pd.DataFrame, duration_s: float) -> int:
