@@ -123,8 +123,9 @@ def start_checker() -> None:
 def _main_left_out() -> Iterator[None]:
     """A spawned process first runs its parent's `__main__` module again (by name or path),
     which the checker has no use for: under a worker that is `prefect.engine`, a second import
-    of Prefect (about 1 s of CPU a run), under `vidp process` the CLI. Shown a bare `__main__`
-    while it starts, it runs nothing of it."""
+    of Prefect (about 1 s of CPU a run; under `vidp process`, the CLI's script, little). Shown a
+    bare `__main__` while it starts, it runs nothing of it. (A process the pool starts later, to
+    replace one that died, runs it: slower, no different.)"""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
     try:
